@@ -1,0 +1,176 @@
+/**
+ * Engine selection. `auto` picks the fastest backend that loads here:
+ * tensorflow-gpu (if it sees a GPU) > tensorflow > wasm. The tfjs-node packages download libtensorflow at
+ * install time, so they are optional dependencies: on a machine without internet they are simply absent.
+ */
+import * as os from 'node:os';
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs-core';
+import { UserError } from '../errors.ts';
+import { unrefWasmWorkers, withThreadedWasm } from './wasmThreads.ts';
+
+export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendRequest = (typeof BACKEND_NAMES)[number];
+export type BackendName = Exclude<BackendRequest, 'auto'>;
+
+/** What every run records about the engine it ran on. */
+export interface BackendInfo {
+  name: BackendName;
+  tfjsBackend: string; // the name TF.js registered it under
+  package: string;
+  version: string;
+  threads: number;
+  note?: string;
+}
+
+const require = createRequire(import.meta.url);
+const NODE_PACKAGES = {
+  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  tensorflow: '@tensorflow/tfjs-node',
+} as const;
+
+function packageVersion(pkg: string): string {
+  try {
+    return (require(`${pkg}/package.json`) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function isInstalled(pkg: string): boolean {
+  try {
+    require.resolve(`${pkg}/package.json`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let active: BackendInfo | undefined;
+
+async function loadNode(name: 'tensorflow-gpu' | 'tensorflow'): Promise<BackendInfo> {
+  const pkg = NODE_PACKAGES[name];
+  if (!isInstalled(pkg)) {
+    throw new UserError(
+      `backend '${name}' needs ${pkg}, which is not installed (its install downloads libtensorflow): ` +
+        `run \`npm install ${pkg}\` on a machine with internet access, or use --backend wasm`,
+    );
+  }
+  try {
+    await import(pkg);
+  } catch (error) {
+    throw new UserError(`backend '${name}': ${pkg} is installed but failed to load: ${firstLine(error)}`);
+  }
+  if (!(await tf.setBackend('tensorflow'))) throw new UserError(`backend '${name}': ${pkg} did not register`);
+  const binding = (tf.backend() as { isUsingGpuDevice?: () => boolean }).isUsingGpuDevice;
+  const usesGpu = typeof binding === 'function' ? binding.call(tf.backend()) : false;
+  if (name === 'tensorflow-gpu' && !usesGpu) {
+    throw new UserError(`backend 'tensorflow-gpu': ${pkg} loaded but sees no CUDA GPU (it needs CUDA 11.2 and cuDNN 8)`);
+  }
+  return {
+    name,
+    tfjsBackend: 'tensorflow',
+    package: pkg,
+    version: packageVersion(pkg),
+    threads: os.availableParallelism(),
+    note: usesGpu ? 'CUDA GPU' : undefined,
+  };
+}
+
+async function loadWasm(threads: number): Promise<BackendInfo> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  const wanted = Math.max(1, Math.min(threads, os.availableParallelism()));
+  let note: string | undefined;
+  if (wanted > 1) {
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+    wasm.setThreadsCount(wanted);
+    try {
+      const ok = await withThreadedWasm(() => tf.setBackend('wasm'));
+      if (!ok) throw new Error('setBackend returned false');
+    } catch (error) {
+      // Fall back to the single-threaded SIMD build rather than failing the run.
+      note = `threaded wasm failed (${firstLine(error)}); running 1 thread`;
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+      wasm.setThreadsCount(1);
+      if (!(await tf.setBackend('wasm'))) throw new UserError(`backend 'wasm' failed to initialize: ${firstLine(error)}`);
+    }
+  } else {
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    await tf.setBackend('wasm');
+  }
+  const module = (tf.backend() as unknown as { wasm?: { PThread?: Parameters<typeof unrefWasmWorkers>[0] } }).wasm;
+  unrefWasmWorkers(module?.PThread);
+  return {
+    name: 'wasm',
+    tfjsBackend: 'wasm',
+    package: '@tensorflow/tfjs-backend-wasm',
+    version: packageVersion('@tensorflow/tfjs-backend-wasm'),
+    threads: wasm.getThreadsCount(),
+    note,
+  };
+}
+
+async function loadCpu(): Promise<BackendInfo> {
+  await import('@tensorflow/tfjs-backend-cpu');
+  await tf.setBackend('cpu');
+  return {
+    name: 'cpu',
+    tfjsBackend: 'cpu',
+    package: '@tensorflow/tfjs-backend-cpu',
+    version: packageVersion('@tensorflow/tfjs-backend-cpu'),
+    threads: 1,
+  };
+}
+
+export interface BackendOptions {
+  /** wasm threads; defaults to every core. */
+  threads?: number;
+}
+
+/** Initializes a backend once per process; asking again for the same one returns the same info. */
+export async function useBackend(request: BackendRequest, options: BackendOptions = {}): Promise<BackendInfo> {
+  if (!(BACKEND_NAMES as readonly string[]).includes(request)) {
+    throw new UserError(`unknown backend '${request}' (choose one of: ${BACKEND_NAMES.join(', ')})`);
+  }
+  if (active && (request === 'auto' || request === active.name)) return active;
+  if (active) throw new UserError(`backend '${active.name}' is already initialized in this process; cannot switch to '${request}'`);
+  const threads = options.threads ?? os.availableParallelism();
+  let info: BackendInfo;
+  if (request === 'auto') {
+    info = (await tryLoad(() => loadNode('tensorflow-gpu'))) ?? (await tryLoad(() => loadNode('tensorflow'))) ?? (await loadWasm(threads));
+  } else if (request === 'tensorflow-gpu' || request === 'tensorflow') {
+    info = await loadNode(request);
+  } else if (request === 'wasm') {
+    info = await loadWasm(threads);
+  } else {
+    info = await loadCpu();
+  }
+  await tf.ready();
+  active = info;
+  return info;
+}
+
+async function tryLoad(load: () => Promise<BackendInfo>): Promise<BackendInfo | undefined> {
+  try {
+    return await load();
+  } catch {
+    return undefined;
+  }
+}
+
+/** For `speedrun list`: which backends can load here, without initializing any of them. */
+export function describeBackends(): { name: BackendName; available: boolean; how: string }[] {
+  const gpu = isInstalled(NODE_PACKAGES['tensorflow-gpu']);
+  const node = isInstalled(NODE_PACKAGES.tensorflow);
+  return [
+    { name: 'tensorflow-gpu', available: gpu, how: gpu ? 'installed (needs CUDA 11.2 + cuDNN 8)' : 'npm install @tensorflow/tfjs-node-gpu (downloads libtensorflow)' },
+    { name: 'tensorflow', available: node, how: node ? 'installed' : 'npm install @tensorflow/tfjs-node (downloads libtensorflow)' },
+    { name: 'wasm', available: true, how: `embedded default, XNNPACK with ${os.availableParallelism()} threads` },
+    { name: 'cpu', available: true, how: 'embedded, pure JavaScript (slow; for tests)' },
+  ];
+}
+
+export function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0]!.trim();
+}

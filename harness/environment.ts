@@ -1,0 +1,53 @@
+/** The machine and software a run happened on, and a hash of the code that ran it. */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface Environment {
+  speedrunVersion: string;
+  node: string;
+  platform: string;
+  arch: string;
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  hostname: string;
+}
+
+export function describeEnvironment(): Environment {
+  const pkg = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
+  return {
+    speedrunVersion: pkg.version,
+    node: process.version,
+    platform: `${os.type()} ${os.release()}`,
+    arch: os.arch(),
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    cores: os.availableParallelism(),
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    hostname: os.hostname(),
+  };
+}
+
+/** sha256 over harness/ and recipes/ sources (path + content, sorted): what a record's code hash checks. */
+export function codeHash(): string {
+  const hash = createHash('sha256');
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.name.endsWith('.ts')) files.push(full);
+    }
+  };
+  for (const dir of ['harness', 'recipes']) walk(path.join(PROJECT_ROOT, dir));
+  for (const file of files.sort()) {
+    hash.update(path.relative(PROJECT_ROOT, file));
+    hash.update('\0');
+    hash.update(fs.readFileSync(file));
+  }
+  return hash.digest('hex');
+}

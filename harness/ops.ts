@@ -1,0 +1,205 @@
+/**
+ * The GPT core's primitives, written for the engines they run on. Each has an explicit backward pass because
+ * TF.js's default gradients hit slow paths:
+ *  - wasm's matMul with transposeA or transposeB leaves XNNPACK for a scalar loop (10-17x slower here), and
+ *    the default gradient of matMul uses exactly those flags: on wasm and cpu we transpose explicitly first;
+ *  - wasm has no UnsortedSegmentSum, the default gradient of gather (embedding lookup);
+ *  - autodiff through LayerNorm, GELU, softmax and cross-entropy records many small ops; one fused backward each
+ *    does the same arithmetic in fewer kernel launches.
+ * Kernels stay swappable: `Engine` says which variant a backend prefers, and recipes may replace whole ops.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's Node bundle registers no gradients; the union package's Node bundle registers them all (same
+// global registry). Its ESM files in tfjs-core/dist use extensionless imports that Node cannot load.
+import '@tensorflow/tfjs';
+
+export interface Engine {
+  /** Transpose operands explicitly instead of using matMul's transpose flags (wasm, cpu). */
+  transposeFirst: boolean;
+  /** The backend has UnsortedSegmentSum (gather's gradient). */
+  hasSegmentSum: boolean;
+}
+
+interface GradResult {
+  value: tf.Tensor;
+  gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
+}
+
+/** tf.customGrad with typed inputs: `f(save, ...inputs)` returns the value and its backward pass. */
+function customOp<A extends tf.Tensor[]>(f: (save: tf.GradSaveFunc, ...inputs: A) => GradResult): (...inputs: A) => tf.Tensor {
+  const op = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    return f(save, ...(args as A));
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return (...inputs: A) => op(...inputs);
+}
+
+export function engineFor(backendName: string): Engine {
+  return {
+    transposeFirst: backendName === 'wasm' || backendName === 'cpu',
+    hasSegmentSum: tf.getKernel('UnsortedSegmentSum', backendName) !== undefined,
+  };
+}
+
+/** a @ bᵀ for rank-2 or rank-3+ tensors, in the form the engine runs fastest. */
+export function matMulBT(engine: Engine, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  if (!engine.transposeFirst) return tf.matMul(a, b, false, true);
+  return tf.matMul(a, swapLastTwo(b));
+}
+
+/** aᵀ @ b. */
+export function matMulAT(engine: Engine, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  if (!engine.transposeFirst) return tf.matMul(a, b, true, false);
+  return tf.matMul(swapLastTwo(a), b);
+}
+
+function swapLastTwo(x: tf.Tensor): tf.Tensor {
+  const perm = x.shape.map((_, i) => i);
+  const r = perm.length;
+  [perm[r - 2], perm[r - 1]] = [perm[r - 1]!, perm[r - 2]!];
+  return tf.transpose(x, perm);
+}
+
+/** Dense layer without bias: x [N, in] @ w [in, out] -> [N, out]. */
+export function makeLinear(engine: Engine): (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D {
+  return customOp((save, x: tf.Tensor, w: tf.Tensor) => {
+    save([x, w]);
+    return {
+      value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
+      gradFunc: (dy: tf.Tensor, [xs, ws]: tf.Tensor[]) => [matMulBT(engine, dy, ws!), matMulAT(engine, xs!, dy)],
+    };
+  }) as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
+}
+
+/** Embedding lookup table[ids] -> [N, C], with a scatter-add gradient that works on every backend. */
+export function makeEmbedding(engine: Engine): (table: tf.Tensor2D, ids: tf.Tensor1D) => tf.Tensor2D {
+  return customOp((save, table: tf.Tensor, ids: tf.Tensor) => {
+    save([ids]);
+    const [vocab] = table.shape as [number, number];
+    return {
+      value: tf.gather(table, ids),
+      gradFunc: (dy: tf.Tensor, [savedIds]: tf.Tensor[]) => [
+        scatterAddRows(engine, dy as tf.Tensor2D, savedIds as tf.Tensor1D, vocab),
+        tf.zerosLike(savedIds!),
+      ],
+    };
+  }) as (table: tf.Tensor2D, ids: tf.Tensor1D) => tf.Tensor2D;
+}
+
+/** out[v] = sum of rows[i] where ids[i] == v. */
+export function scatterAddRows(engine: Engine, rows: tf.Tensor2D, ids: tf.Tensor1D, vocab: number): tf.Tensor2D {
+  if (engine.hasSegmentSum) return tf.unsortedSegmentSum(rows, ids, vocab);
+  const [n, width] = rows.shape;
+  if (vocab * n <= 4_000_000) {
+    // Small vocabularies (char level): one-hot matmul, which wasm runs through XNNPACK.
+    const oneHot = tf.cast(tf.oneHot(ids, vocab), 'float32') as tf.Tensor2D;
+    return matMulAT(engine, oneHot, rows) as tf.Tensor2D;
+  }
+  // Large vocabularies (GPT-2 BPE) on wasm: accumulate on the host.
+  const values = rows.dataSync();
+  const index = ids.dataSync();
+  const out = new Float32Array(vocab * width);
+  for (let i = 0; i < n; i++) {
+    const dst = index[i]! * width;
+    const src = i * width;
+    for (let c = 0; c < width; c++) out[dst + c]! += values[src + c]!;
+  }
+  return tf.tensor2d(out, [vocab, width]);
+}
+
+const LN_EPS = 1e-5;
+
+/** LayerNorm over the last axis with a gain and no bias (nanoGPT's bias=False): x [N, C], gain [C]. */
+export const layerNorm = customOp((save, x: tf.Tensor, gain: tf.Tensor) => {
+  const mean = tf.mean(x, -1, true);
+  const centered = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(centered), -1, true);
+  const rstd = tf.rsqrt(tf.add(variance, LN_EPS));
+  const xhat = tf.mul(centered, rstd);
+  save([xhat, rstd, gain]);
+  return {
+    value: tf.mul(xhat, gain),
+    gradFunc: (dy: tf.Tensor, [xh, rs, g]: tf.Tensor[]) => {
+      const dxhat = tf.mul(dy, g!);
+      const dGain = tf.sum(tf.mul(dy, xh!), 0);
+      const dx = tf.mul(
+        rs!,
+        tf.sub(tf.sub(dxhat, tf.mean(dxhat, -1, true)), tf.mul(xh!, tf.mean(tf.mul(dxhat, xh!), -1, true))),
+      );
+      return [dx, dGain];
+    },
+  };
+}) as (x: tf.Tensor2D, gain: tf.Tensor1D) => tf.Tensor2D;
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+
+/** GELU, tanh approximation (GPT-2's): 0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³))). */
+export const gelu = customOp((save, x: tf.Tensor) => {
+  const x2 = tf.square(x);
+  const inner = tf.mul(tf.mul(x, tf.add(tf.mul(x2, 0.044715), 1)), GELU_C);
+  const t = tf.tanh(inner);
+  save([x, x2, t]);
+  return {
+    value: tf.mul(tf.mul(x, 0.5), tf.add(t, 1)),
+    gradFunc: (dy: tf.Tensor, [xs, x2s, ts]: tf.Tensor[]) => {
+      const sech2 = tf.sub(1, tf.square(ts!));
+      const dInner = tf.mul(tf.add(tf.mul(x2s!, 3 * 0.044715), 1), GELU_C);
+      const local = tf.add(tf.mul(tf.add(ts!, 1), 0.5), tf.mul(tf.mul(tf.mul(xs!, 0.5), sech2), dInner));
+      return [tf.mul(dy, local)];
+    },
+  };
+}) as (x: tf.Tensor2D) => tf.Tensor2D;
+
+/** Additive causal mask [T, T]: 0 on and below the diagonal, -1e9 above. */
+export function causalMask(seqLen: number): tf.Tensor2D {
+  const data = new Float32Array(seqLen * seqLen);
+  for (let i = 0; i < seqLen; i++) for (let j = i + 1; j < seqLen; j++) data[i * seqLen + j] = -1e9;
+  return tf.tensor2d(data, [seqLen, seqLen]);
+}
+
+export type AttentionFn = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number) => tf.Tensor4D;
+
+/**
+ * Causal scaled-dot-product attention, q, k, v [B, H, T, hs] -> [B, H, T, hs], with a hand-written backward:
+ * S = q kᵀ·scale + mask, P = softmax(S), O = P v;  dP = dO vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)),
+ * dq = dS k·scale, dk = dSᵀ q·scale, dv = Pᵀ dO.
+ */
+export function makeCausalAttention(engine: Engine, mask: tf.Tensor2D): AttentionFn {
+  return (q, k, v, scale) => {
+    const attend = customOp((save, qi: tf.Tensor, ki: tf.Tensor, vi: tf.Tensor) => {
+      const seqLen = qi.shape[2]!;
+      const m = seqLen === mask.shape[0] ? mask : tf.slice(mask, [0, 0], [seqLen, seqLen]);
+      const scores = tf.add(tf.mul(matMulBT(engine, qi, ki), scale), m);
+      const probs = tf.softmax(scores);
+      save([qi, ki, vi, probs]);
+      return {
+        value: tf.matMul(probs, vi),
+        gradFunc: (dOut: tf.Tensor, [qs, ks, vs, p]: tf.Tensor[]) => {
+          const dProbs = matMulBT(engine, dOut, vs!);
+          const dScores = tf.mul(p!, tf.sub(dProbs, tf.sum(tf.mul(dProbs, p!), -1, true)));
+          const dScaled = tf.mul(dScores, scale);
+          return [tf.matMul(dScaled, ks!), matMulAT(engine, dScaled, qs!), matMulAT(engine, p!, dOut)];
+        },
+      };
+    });
+    return attend(q, k, v) as tf.Tensor4D;
+  };
+}
+
+/** Mean cross-entropy of logits [N, V] against int32 targets [N], with the fused (softmax − onehot)/N gradient. */
+export const crossEntropy = customOp((save, logits: tf.Tensor, targets: tf.Tensor) => {
+  const [n, vocab] = logits.shape as [number, number];
+  const shifted = tf.sub(logits, tf.max(logits, -1, true));
+  const logSumExp = tf.log(tf.sum(tf.exp(shifted), -1, true));
+  const flatIndex = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(vocab, 'int32')), targets);
+  const picked = tf.gather(tf.reshape(shifted, [-1]), flatIndex);
+  save([shifted, logSumExp, targets]);
+  return {
+    value: tf.mean(tf.sub(tf.reshape(logSumExp, [-1]), picked)),
+    gradFunc: (dy: tf.Tensor, [sh, lse, tg]: tf.Tensor[]) => {
+      const probs = tf.exp(tf.sub(sh!, lse!));
+      const grad = tf.sub(probs, tf.cast(tf.oneHot(tg as tf.Tensor1D, vocab), 'float32'));
+      return [tf.mul(grad, tf.div(dy, n)), tf.zerosLike(tg!)];
+    },
+  };
+}) as (logits: tf.Tensor2D, targets: tf.Tensor1D) => tf.Scalar;

@@ -1,0 +1,87 @@
+/**
+ * Optimizers. AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization", 2019) with decay on
+ * matrices and embeddings only (nanoGPT decays every parameter of rank >= 2), plus global-norm clipping.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { TrainConfig } from './config.ts';
+import type { Param, ParamTable } from './model.ts';
+
+export interface Optimizer {
+  name: string;
+  /** One update. `grads` holds a gradient for each parameter that received one; lrFactor is the schedule's. */
+  step(grads: Record<string, tf.Tensor>, lrFactor: number): void;
+  /** Tensors holding optimizer state (moments...). */
+  stateTensors(): tf.Tensor[];
+  dispose(): void;
+}
+
+export type OptimizerFactory = (params: ParamTable, train: TrainConfig) => Optimizer;
+
+export const decays = (p: Param): boolean => p.group !== 'vector';
+
+/** AdamW over the given parameters (default: all). */
+export function adamWOver(select: (p: Param) => boolean): OptimizerFactory {
+  return (params, train) => {
+    const slots = new Map<string, { m: tf.Variable; v: tf.Variable; p: Param }>();
+    for (const p of params.values()) {
+      if (!select(p)) continue;
+      slots.set(p.name, {
+        p,
+        m: tf.variable(tf.zerosLike(p.variable), false),
+        v: tf.variable(tf.zerosLike(p.variable), false),
+      });
+    }
+    let t = 0;
+    return {
+      name: 'adamw',
+      step(grads, lrFactor) {
+        t += 1;
+        const lr = train.lr * lrFactor;
+        const c1 = 1 - train.beta1 ** t;
+        const c2 = 1 - train.beta2 ** t;
+        tf.tidy(() => {
+          for (const { p, m, v } of slots.values()) {
+            const g = grads[p.name];
+            if (!g) continue;
+            m.assign(tf.add(tf.mul(m, train.beta1), tf.mul(g, 1 - train.beta1)));
+            v.assign(tf.add(tf.mul(v, train.beta2), tf.mul(tf.square(g), 1 - train.beta2)));
+            const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), train.eps));
+            const decay = decays(p) && train.weightDecay > 0 ? tf.mul(p.variable, 1 - lr * train.weightDecay) : p.variable;
+            p.variable.assign(tf.sub(decay, tf.mul(update, lr)));
+          }
+        });
+      },
+      stateTensors: () => [...slots.values()].flatMap((s) => [s.m, s.v]),
+      dispose() {
+        for (const s of slots.values()) {
+          s.m.dispose();
+          s.v.dispose();
+        }
+      },
+    };
+  };
+}
+
+export const adamW: OptimizerFactory = adamWOver(() => true);
+
+/** Runs several optimizers side by side, each over its own parameters (e.g. Muon for matrices, AdamW for the rest). */
+export function combineOptimizers(parts: Optimizer[]): Optimizer {
+  return {
+    name: parts.map((o) => o.name).join('+'),
+    step: (grads, lrFactor) => parts.forEach((o) => o.step(grads, lrFactor)),
+    stateTensors: () => parts.flatMap((o) => o.stateTensors()),
+    dispose: () => parts.forEach((o) => o.dispose()),
+  };
+}
+
+/** Scales gradients so their global L2 norm is at most maxNorm; returns the clipped grads and the norm (pre-clip). */
+export function clipByGlobalNorm(
+  grads: Record<string, tf.Tensor>,
+  maxNorm: number,
+): { grads: Record<string, tf.Tensor>; norm: tf.Scalar } {
+  const names = Object.keys(grads);
+  const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]!))))) as tf.Scalar;
+  if (maxNorm <= 0) return { grads, norm };
+  const scale = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
+  return { grads: Object.fromEntries(names.map((n) => [n, tf.mul(grads[n]!, scale)])), norm };
+}

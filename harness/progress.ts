@@ -1,0 +1,57 @@
+/** What the user watches: a progress bar on a terminal (cli-progress), one line per evaluation otherwise. */
+import cliProgress from 'cli-progress';
+import type { RunPlan, RunRecord } from './run.ts';
+import type { TrainObserver } from './train.ts';
+
+const fmt = (v: number | null | undefined, digits = 4): string => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
+
+export function progressObserver(plan: RunPlan, stream: NodeJS.WriteStream = process.stderr): { observer: TrainObserver; stop(): void } {
+  const total = plan.config.train.maxSteps;
+  if (!stream.isTTY) {
+    return {
+      observer: {
+        onEval: (e) => stream.write(`step ${e.step}/${total}  val ${fmt(e.valLoss)}  train time ${(e.trainTimeMs / 1000).toFixed(1)} s\n`),
+      },
+      stop: () => {},
+    };
+  }
+  const bar = new cliProgress.SingleBar(
+    {
+      stream,
+      format: 'step {value}/{total} {bar} loss {loss} | val {val} (target {target}) | {tps} tok/s | ETA {eta_formatted} (budget)',
+      barsize: 24,
+      hideCursor: true,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0, { loss: '-', val: '-', target: plan.config.train.target, tps: '-' });
+  return {
+    observer: {
+      onStep: (s, last) => bar.update(s.step, { loss: fmt(s.trainLoss), val: fmt(last.valLoss), tps: Math.round(last.tokensPerSec) }),
+      onEval: (e) => bar.update({ val: fmt(e.valLoss) }),
+    },
+    stop: () => bar.stop(),
+  };
+}
+
+export function formatSummary(record: RunRecord): string {
+  const s = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(1)} s`);
+  const rows: [string, string][] = [
+    ['status', `${record.status} (${record.reason})`],
+    ['track', `${record.track.id}${record.track.official ? '' : ` (unofficial: ${record.track.overrides.join(', ') || 'uncalibrated track'})`}`],
+    ['recipes', record.recipes.join(',')],
+    ['time to target', s(record.timeToTargetMs)],
+    ['train time', `${s(record.trainTimeMs)} (steps only; init ${s(record.initMs)}, warm-up ${s(record.warmupMs)}, eval ${s(record.evalMs)} outside)`],
+    ['wall time', s(record.wallTimeMs)],
+    ['steps', `${record.steps}${record.stepsToTarget !== null ? ` (target at ${record.stepsToTarget})` : ''}`],
+    ['tokens', record.tokens.toLocaleString('en-US')],
+    ['final val loss', `${fmt(record.finalValLoss)} (target ${record.track.target})`],
+    ['tokens/s', `${Math.round(record.tokensPerSec).toLocaleString('en-US')} (${record.msPerStep.toFixed(1)} ms/step)`],
+    ['backend', `${record.backend.name} (${record.backend.package} ${record.backend.version}, ${record.backend.threads} thread${record.backend.threads === 1 ? '' : 's'})`],
+    ['peak memory', `${record.peakRssMiB.toFixed(0)} MiB resident`],
+    ['run', record.eventLog.replace(/events\.jsonl$/, '')],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+}

@@ -1,0 +1,85 @@
+/**
+ * The Recipe contract. A recipe is a factory returning `{ name, description, source, ...hooks }` (vite's plugin
+ * shape): every hook is optional, per-run state lives in the factory's closure, and recipes never edit the core.
+ * `composeRecipes` below is the one place that decides how several recipes combine: hooks run in the order the
+ * user listed the recipes (`--recipe a,b,c`), each transform receiving what the previous ones produced.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { BackendInfo } from './backends/index.ts';
+import type { RunConfig, TrainConfig } from './config.ts';
+import { UserError } from './errors.ts';
+import type { GPTParts, ParamTable } from './model.ts';
+import { adamW, type Optimizer, type OptimizerFactory } from './optim.ts';
+import { scheduleFor, type LrSchedule } from './schedule.ts';
+
+export interface Recipe {
+  /** Identifier used on the command line (`--recipe name`). */
+  name: string;
+  /** One line: what the trick is. */
+  description: string;
+  /** Where it comes from: a paper, a record, a repository. */
+  source: string;
+  /**
+   * Recipes this one cannot be combined with, each with the reason. Checked in both directions before anything
+   * runs; the run is refused with that reason.
+   */
+  conflicts?: Readonly<Record<string, string>>;
+  /**
+   * Called before anything runs with the backend that will run it. Return notes to print and record, e.g. that
+   * this recipe does not speed anything up on this backend.
+   */
+  notes?(backend: BackendInfo): string[];
+  /** Adjusts the run configuration (learning rate, schedule, batch...). Runs before the model is built. */
+  config?(config: RunConfig): RunConfig;
+  /**
+   * Replaces or wraps parts of the model (normalization, attention scores and scale, residual update, MLP,
+   * position encoding, logits, parameters and their groups). Receives the parts composed so far.
+   */
+  model?(parts: GPTParts): GPTParts;
+  /** Builds the optimizer; `previous` builds what the earlier recipes (or the default AdamW) would. */
+  optimizer?(previous: OptimizerFactory): OptimizerFactory;
+  /** Returns the LR multiplier schedule; `previous` is what the earlier recipes (or the config) give. */
+  lrSchedule?(train: TrainConfig, previous: LrSchedule): LrSchedule;
+  /** Runs on the weights once after initialization, before the warm-up step and step 0. */
+  onInit?(params: ParamTable): void;
+  /** Runs on the weights after every optimizer step (inside no tidy: dispose what you create). */
+  afterStep?(params: ParamTable, step: number): void;
+}
+
+/** Everything the trainer needs from an ordered list of recipes. */
+export interface ComposedRecipes {
+  names: string[];
+  config(base: RunConfig): RunConfig;
+  parts(base: GPTParts): GPTParts;
+  optimizer: OptimizerFactory;
+  lrSchedule(train: TrainConfig): LrSchedule;
+  onInit(params: ParamTable): void;
+  afterStep(params: ParamTable, step: number): void;
+  notes(backend: BackendInfo): string[];
+}
+
+export function composeRecipes(recipes: Recipe[]): ComposedRecipes {
+  const names = recipes.map((r) => r.name);
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  if (duplicate) throw new UserError(`recipe '${duplicate}' is listed twice`);
+  for (const recipe of recipes) {
+    for (const other of recipes) {
+      const reason = recipe.conflicts?.[other.name];
+      if (reason) throw new UserError(`recipes '${recipe.name}' and '${other.name}' cannot be combined: ${reason}`);
+    }
+  }
+  const optimizer = recipes.reduce<OptimizerFactory>((previous, r) => r.optimizer?.(previous) ?? previous, adamW);
+  return {
+    names,
+    config: (base) => recipes.reduce((cfg, r) => r.config?.(cfg) ?? cfg, base),
+    parts: (base) => recipes.reduce((parts, r) => r.model?.(parts) ?? parts, base),
+    optimizer,
+    lrSchedule: (train) => recipes.reduce((s, r) => r.lrSchedule?.(train, s) ?? s, scheduleFor(train)),
+    onInit: (params) => recipes.forEach((r) => r.onInit?.(params)),
+    afterStep: (params, step) => recipes.forEach((r) => r.afterStep?.(params, step)),
+    notes: (backend) => recipes.flatMap((r) => (r.notes?.(backend) ?? []).map((n) => `${r.name}: ${n}`)),
+  };
+}
+
+export type { Optimizer, OptimizerFactory, LrSchedule };
+export type TensorMap = Record<string, tf.Tensor>;

@@ -1,0 +1,246 @@
+/**
+ * `speedrun` (run): resolve -> train -> store, each stage handing plain data to the next.
+ *  - resolve: recipes, track, data, config and backend, every user mistake caught before anything trains;
+ *  - train: harness/train.ts;
+ *  - store: the run's directory under results/runs/ with its event log and run.json.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { useBackend, type BackendInfo, type BackendRequest } from './backends/index.ts';
+import { DEFAULT_TRAIN, MODEL_PRESETS, validateRunConfig, type ModelPresetName, type RunConfig } from './config.ts';
+import type { TokenData } from './data/tokens.ts';
+import { codeHash, describeEnvironment, PROJECT_ROOT, type Environment } from './environment.ts';
+import { UserError } from './errors.ts';
+import { EventLog } from './events.ts';
+import { composeRecipes, type ComposedRecipes } from './recipe.ts';
+import { resolveTrack, trackId, type Track } from './tracks.ts';
+import { train, type EvalPoint, type RunStatus, type TrainObserver } from './train.ts';
+import { resolveRecipes } from '../recipes/index.ts';
+
+export interface RunRequest {
+  recipe: string;
+  track: string;
+  backend: BackendRequest;
+  seed: number;
+  threads?: number;
+  /** Overrides; any of preset, target, steps, maxTimeSec makes the run unofficial. */
+  preset?: string;
+  target?: number;
+  steps?: number;
+  maxTimeSec?: number;
+  lr?: number;
+  outDir?: string;
+  mllog?: boolean;
+}
+
+export interface RunPlan {
+  runId: string;
+  track: Track;
+  data: TokenData;
+  config: RunConfig;
+  recipes: ComposedRecipes;
+  backend: BackendInfo;
+  official: boolean;
+  overrides: string[];
+  notes: string[];
+}
+
+/** Everything a finished (or interrupted) run leaves behind: the content of run.json. */
+export interface RunRecord {
+  schema: 1;
+  runId: string;
+  status: RunStatus;
+  reason: string;
+  createdAt: string;
+  track: { id: string; name: string; version: number; dataHash: string; target: number; official: boolean; overrides: string[] };
+  recipes: string[];
+  notes: string[];
+  config: RunConfig;
+  backend: BackendInfo;
+  environment: Environment;
+  codeHash: string;
+  trainTimeMs: number;
+  timeToTargetMs: number | null;
+  wallTimeMs: number;
+  initMs: number;
+  warmupMs: number;
+  evalMs: number;
+  steps: number;
+  tokens: number;
+  stepsToTarget: number | null;
+  tokensToTarget: number | null;
+  finalValLoss: number | null;
+  bestValLoss: number | null;
+  tokensPerSec: number;
+  msPerStep: number;
+  peakRssMiB: number;
+  parameters: number;
+  optimizer: string;
+  evals: EvalPoint[];
+  eventLog: string;
+}
+
+export const DEFAULT_RESULTS_DIR = path.join(PROJECT_ROOT, 'results');
+
+function isPreset(name: string): name is ModelPresetName {
+  return Object.hasOwn(MODEL_PRESETS, name);
+}
+
+function checkNumber(flag: string, value: number | undefined, ok: (v: number) => boolean, expect: string): void {
+  if (value !== undefined && (!Number.isFinite(value) || !ok(value))) throw new UserError(`--${flag} must be ${expect}, got ${value}`);
+}
+
+export async function resolveRun(request: RunRequest): Promise<RunPlan> {
+  checkNumber('seed', request.seed, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer');
+  checkNumber('steps', request.steps, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
+  checkNumber('max-time', request.maxTimeSec, (v) => v > 0, 'a positive number of seconds');
+  checkNumber('target', request.target, (v) => v > 0, 'a positive loss');
+  checkNumber('lr', request.lr, (v) => v > 0, 'a positive number');
+  checkNumber('threads', request.threads, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
+  const recipes = composeRecipes(resolveRecipes(request.recipe));
+  const track = resolveTrack(request.track);
+  if (request.preset !== undefined && !isPreset(request.preset)) {
+    throw new UserError(`unknown preset '${request.preset}' (choose one of: ${Object.keys(MODEL_PRESETS).join(', ')})`);
+  }
+  const presetName = (request.preset as ModelPresetName | undefined) ?? track.preset;
+  const preset = MODEL_PRESETS[presetName];
+  const data = track.load();
+
+  const overrides: string[] = [];
+  if (request.preset !== undefined && request.preset !== track.preset) overrides.push(`preset=${request.preset}`);
+  if (request.target !== undefined) overrides.push(`target=${request.target}`);
+  if (request.steps !== undefined) overrides.push(`steps=${request.steps}`);
+  if (request.maxTimeSec !== undefined) overrides.push(`max-time=${request.maxTimeSec}s`);
+
+  const base: RunConfig = {
+    model: { vocabSize: data.vocabSize, blockSize: preset.blockSize, nLayer: preset.nLayer, nHead: preset.nHead, nEmbd: preset.nEmbd },
+    train: {
+      ...DEFAULT_TRAIN,
+      seed: request.seed,
+      batchSize: presetName === track.preset ? track.batchSize : preset.batchSize,
+      evalInterval: track.evalInterval,
+      evalTokens: track.evalTokens,
+      target: track.target,
+      maxSteps: track.maxSteps,
+      maxTimeMs: track.maxTimeMs,
+    },
+  };
+  const tuned = recipes.config(base);
+  const lr = request.lr ?? tuned.train.lr;
+  const config = validateRunConfig({
+    model: tuned.model,
+    train: {
+      ...tuned.train,
+      lr,
+      minLr: request.lr !== undefined ? (tuned.train.minLr / tuned.train.lr) * lr : tuned.train.minLr,
+      target: request.target ?? tuned.train.target,
+      maxSteps: request.steps ?? tuned.train.maxSteps,
+      maxTimeMs: request.maxTimeSec !== undefined ? request.maxTimeSec * 1000 : tuned.train.maxTimeMs,
+    },
+  });
+  if (data.val.length < config.model.blockSize + 1) {
+    throw new UserError(`track ${track.name}: the validation split has ${data.val.length} tokens, fewer than one context of ${config.model.blockSize + 1}`);
+  }
+
+  const backend = await useBackend(request.backend, { threads: request.threads });
+  const notes = recipes.notes(backend);
+  if (backend.note) notes.unshift(`backend: ${backend.note}`);
+  if (presetName === 'gpt2-small' && (backend.name === 'wasm' || backend.name === 'cpu')) {
+    notes.push(`preset gpt2-small on ${backend.name} is very slow; it is meant for GPU backends`);
+  }
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+  const slug = `${track.name.replace(/[^a-zA-Z0-9-]+/g, '_').slice(0, 40)}-${recipes.names.join('+')}-s${request.seed}`;
+  return {
+    runId: `${stamp}-${slug}-${randomBytes(3).toString('hex')}`,
+    track,
+    data,
+    config,
+    recipes,
+    backend,
+    official: track.calibrated && overrides.length === 0,
+    overrides,
+    notes,
+  };
+}
+
+export interface RunHooks {
+  observer?: TrainObserver;
+  signal?: AbortSignal;
+  /** Called with the run directory before training starts. */
+  onStart?(plan: RunPlan, runDir: string): void;
+}
+
+export async function executeRun(plan: RunPlan, request: Pick<RunRequest, 'outDir' | 'mllog'>, hooks: RunHooks = {}): Promise<RunRecord> {
+  const wallStart = performance.now();
+  const runDir = path.join(request.outDir ?? DEFAULT_RESULTS_DIR, 'runs', plan.runId);
+  fs.mkdirSync(runDir, { recursive: true });
+  const events = new EventLog(path.join(runDir, 'events.jsonl'), request.mllog ?? false);
+  events.emit('POINT_IN_TIME', 'submission_benchmark', trackId(plan.track), {
+    data_hash: plan.data.dataHash,
+    official: plan.official,
+    overrides: plan.overrides,
+  });
+  events.emit('POINT_IN_TIME', 'recipes', plan.recipes.names, { notes: plan.notes });
+  events.emit('POINT_IN_TIME', 'backend', plan.backend);
+  events.emit('POINT_IN_TIME', 'seed', plan.config.train.seed);
+  hooks.onStart?.(plan, runDir);
+  let outcome;
+  try {
+    outcome = train({
+      config: plan.config,
+      data: plan.data,
+      recipes: plan.recipes,
+      backend: plan.backend,
+      events,
+      observer: hooks.observer,
+      signal: hooks.signal,
+    });
+  } finally {
+    events.close();
+  }
+  const wallTimeMs = performance.now() - wallStart;
+  const record: RunRecord = {
+    schema: 1,
+    runId: plan.runId,
+    status: outcome.status,
+    reason: outcome.reason,
+    createdAt: new Date().toISOString(),
+    track: {
+      id: trackId(plan.track),
+      name: plan.track.name,
+      version: plan.track.version,
+      dataHash: plan.data.dataHash,
+      target: plan.config.train.target,
+      official: plan.official,
+      overrides: plan.overrides,
+    },
+    recipes: plan.recipes.names,
+    notes: plan.notes,
+    config: plan.config,
+    backend: plan.backend,
+    environment: describeEnvironment(),
+    codeHash: codeHash(),
+    trainTimeMs: outcome.trainTimeMs,
+    timeToTargetMs: outcome.timeToTargetMs,
+    wallTimeMs,
+    initMs: outcome.initMs,
+    warmupMs: outcome.warmupMs,
+    evalMs: outcome.evalMs,
+    steps: outcome.steps,
+    tokens: outcome.tokens,
+    stepsToTarget: outcome.stepsToTarget,
+    tokensToTarget: outcome.tokensToTarget,
+    finalValLoss: outcome.finalValLoss,
+    bestValLoss: outcome.bestValLoss,
+    tokensPerSec: outcome.trainTimeMs > 0 ? outcome.tokens / (outcome.trainTimeMs / 1000) : 0,
+    msPerStep: outcome.steps > 0 ? outcome.trainTimeMs / outcome.steps : 0,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    parameters: outcome.parameters,
+    optimizer: outcome.optimizer,
+    evals: outcome.evals,
+    eventLog: path.join(runDir, 'events.jsonl'),
+  };
+  fs.writeFileSync(path.join(runDir, 'run.json'), `${JSON.stringify(record, null, 2)}\n`);
+  return record;
+}

@@ -1,0 +1,249 @@
+/**
+ * The training stage: trains a GPT until the track's target validation loss, a budget, divergence or Ctrl-C.
+ *
+ * Clock rules (README "Timing rules"):
+ *  - inside the train clock: optimizer steps only (forward, backward, clipping, update, after-step hooks, and
+ *    the device sync that reads the step's loss);
+ *  - outside: initialization, one warm-up step (its effect on weights is undone and its optimizer discarded),
+ *    and every evaluation, as in modded-nanogpt; wall time covers everything and is stored too.
+ * Time to target = train clock at the first evaluation whose loss is <= the target.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendInfo } from './backends/index.ts';
+import type { RunConfig } from './config.ts';
+import { BatchSampler, evalBatches, type Batch, type TokenData } from './data/tokens.ts';
+import type { EventSink } from './events.ts';
+import { defaultParts, GPT } from './model.ts';
+import { engineFor } from './ops.ts';
+import { clipByGlobalNorm, type Optimizer } from './optim.ts';
+import type { ComposedRecipes } from './recipe.ts';
+
+export type RunStatus = 'success' | 'budget_exhausted' | 'diverged' | 'aborted';
+
+export interface EvalPoint {
+  step: number;
+  tokens: number;
+  trainTimeMs: number;
+  valLoss: number;
+}
+
+export interface StepPoint {
+  step: number;
+  trainLoss: number;
+  stepMs: number;
+  trainTimeMs: number;
+  lrFactor: number;
+}
+
+export interface TrainOutcome {
+  status: RunStatus;
+  reason: string;
+  steps: number;
+  tokens: number;
+  trainTimeMs: number;
+  /** Train clock at the first evaluation at or below the target; null when never reached. */
+  timeToTargetMs: number | null;
+  stepsToTarget: number | null;
+  tokensToTarget: number | null;
+  finalValLoss: number | null;
+  bestValLoss: number | null;
+  initMs: number;
+  warmupMs: number;
+  evalMs: number;
+  evals: EvalPoint[];
+  parameters: number;
+  optimizer: string;
+}
+
+export interface TrainObserver {
+  onStep?(point: StepPoint, last: { valLoss: number | null; tokensPerSec: number }): void;
+  onEval?(point: EvalPoint): void;
+}
+
+export interface TrainInput {
+  config: RunConfig;
+  data: TokenData;
+  recipes: ComposedRecipes;
+  backend: BackendInfo;
+  events: EventSink;
+  observer?: TrainObserver;
+  signal?: AbortSignal;
+}
+
+const EVAL_BATCH = 64; // sequences per evaluation forward pass
+
+export function evaluate(model: GPT, batches: Batch[]): number {
+  let total = 0;
+  let count = 0;
+  for (const b of batches) {
+    const loss = model.loss(b.inputs, b.targets, b.batchSize, b.seqLen);
+    total += loss.dataSync()[0]! * b.batchSize * b.seqLen;
+    count += b.batchSize * b.seqLen;
+    loss.dispose();
+  }
+  return total / count;
+}
+
+/** One optimizer step (gradient accumulation, clipping, update, hooks). Returns [loss, grad norm]. */
+export function trainStep(
+  model: GPT,
+  optimizer: Optimizer,
+  next: () => Batch,
+  config: RunConfig,
+  lrFactor: number,
+  afterStep: () => void,
+): [number, number] {
+  const { gradAccumSteps, gradClip } = config.train;
+  const variables = model.variables();
+  const summary = tf.tidy(() => {
+    let lossSum: tf.Tensor = tf.scalar(0);
+    let gradSum: Record<string, tf.Tensor> = {};
+    for (let micro = 0; micro < gradAccumSteps; micro++) {
+      const batch = next();
+      const { value, grads } = tf.variableGrads(() => model.loss(batch.inputs, batch.targets, batch.batchSize, batch.seqLen), variables);
+      lossSum = tf.add(lossSum, value);
+      gradSum = micro === 0 ? grads : Object.fromEntries(Object.entries(grads).map(([n, g]) => [n, tf.add(gradSum[n]!, g)]));
+    }
+    if (gradAccumSteps > 1) gradSum = Object.fromEntries(Object.entries(gradSum).map(([n, g]) => [n, tf.div(g, gradAccumSteps)]));
+    const { grads, norm } = clipByGlobalNorm(gradSum, gradClip);
+    optimizer.step(grads, lrFactor);
+    return tf.stack([tf.div(lossSum, gradAccumSteps), norm]);
+  });
+  afterStep();
+  const [loss, norm] = summary.dataSync(); // the device sync that closes the step
+  summary.dispose();
+  return [loss!, norm!];
+}
+
+export function train(input: TrainInput): TrainOutcome {
+  const { config, data, recipes, backend, events, observer, signal } = input;
+  const { model: modelCfg, train: trainCfg } = config;
+  const initStart = performance.now();
+  events.emit('INTERVAL_START', 'init_start', null);
+
+  const engine = engineFor(backend.tfjsBackend);
+  const model = new GPT(modelCfg, recipes.parts(defaultParts), engine, trainCfg.seed);
+  recipes.onInit(model.params);
+  const valBatches = evalBatches(data.val, trainCfg.evalTokens, modelCfg.blockSize, EVAL_BATCH);
+  const tokensPerStep = trainCfg.batchSize * modelCfg.blockSize * trainCfg.gradAccumSteps;
+  const schedule = recipes.lrSchedule(trainCfg);
+  const initMs = performance.now() - initStart;
+
+  // Warm-up: one full step and one evaluation batch compile/prepare every kernel; then the weights are restored
+  // and the optimizer (with its state) is thrown away, so the measured run starts exactly from the init.
+  const warmupStart = performance.now();
+  const snapshot = new Map([...model.params].map(([name, p]) => [name, tf.clone(p.variable)]));
+  const warmupSampler = new BatchSampler(data.train, trainCfg.batchSize, modelCfg.blockSize, trainCfg.seed + 1_000_003);
+  const warmupOptimizer = recipes.optimizer(model.params, trainCfg);
+  trainStep(model, warmupOptimizer, () => warmupSampler.next(), config, schedule(0), () => {});
+  warmupOptimizer.dispose();
+  for (const [name, value] of snapshot) {
+    model.params.get(name)!.variable.assign(value);
+    value.dispose();
+  }
+  evaluate(model, valBatches.slice(0, 1));
+  const warmupMs = performance.now() - warmupStart;
+  events.emit('INTERVAL_END', 'init_stop', null, { init_ms: initMs, warmup_ms: warmupMs, parameters: model.parameterCount() });
+
+  const optimizer = recipes.optimizer(model.params, trainCfg);
+  const sampler = new BatchSampler(data.train, trainCfg.batchSize, modelCfg.blockSize, trainCfg.seed);
+  events.emit('INTERVAL_START', 'run_start', { config, optimizer: optimizer.name, parameters: model.parameterCount() });
+
+  const evals: EvalPoint[] = [];
+  let evalMs = 0;
+  let trainTimeMs = 0;
+  let step = 0;
+  let status: RunStatus | undefined;
+  let reason = '';
+  let reached: EvalPoint | undefined;
+  let lastVal: number | null = null;
+
+  const runEval = (): EvalPoint => {
+    const start = performance.now();
+    const valLoss = evaluate(model, valBatches);
+    evalMs += performance.now() - start;
+    const point: EvalPoint = { step, tokens: step * tokensPerStep, trainTimeMs, valLoss };
+    evals.push(point);
+    lastVal = valLoss;
+    events.emit('POINT_IN_TIME', 'eval_loss', valLoss, { step, tokens: point.tokens, train_time_ms: trainTimeMs });
+    observer?.onEval?.(point);
+    return point;
+  };
+
+  const checkTarget = (point: EvalPoint): boolean => {
+    if (!Number.isFinite(point.valLoss)) {
+      status = 'diverged';
+      reason = `validation loss is ${point.valLoss} at step ${point.step}`;
+      return true;
+    }
+    if (point.valLoss <= trainCfg.target) {
+      reached = point;
+      status = 'success';
+      reason = `val loss ${point.valLoss.toFixed(4)} <= target ${trainCfg.target} at step ${point.step}`;
+      return true;
+    }
+    return false;
+  };
+
+  checkTarget(runEval());
+  while (status === undefined) {
+    if (signal?.aborted) {
+      status = 'aborted';
+      reason = `interrupted at step ${step}`;
+      break;
+    }
+    if (step >= trainCfg.maxSteps || (trainCfg.maxTimeMs > 0 && trainTimeMs >= trainCfg.maxTimeMs)) {
+      const budgetReason = step >= trainCfg.maxSteps ? `step budget of ${trainCfg.maxSteps} used` : `time budget of ${(trainCfg.maxTimeMs / 1000).toFixed(0)} s used`;
+      // The last step may not have been evaluated yet; its evaluation can still reach the target.
+      if (evals.at(-1)?.step === step || !checkTarget(runEval())) {
+        status = 'budget_exhausted';
+        reason = budgetReason;
+      }
+      break;
+    }
+    const lrFactor = schedule(step);
+    const start = performance.now();
+    const [trainLoss, gradNorm] = trainStep(model, optimizer, () => sampler.next(), config, lrFactor, () => recipes.afterStep(model.params, step));
+    const stepMs = performance.now() - start;
+    trainTimeMs += stepMs;
+    step += 1;
+    events.emit('POINT_IN_TIME', 'train_loss', trainLoss, { step, step_ms: stepMs, train_time_ms: trainTimeMs, lr_factor: lrFactor, grad_norm: gradNorm });
+    observer?.onStep?.({ step, trainLoss, stepMs, trainTimeMs, lrFactor }, { valLoss: lastVal, tokensPerSec: (step * tokensPerStep) / (trainTimeMs / 1000) });
+    if (!Number.isFinite(trainLoss) || !Number.isFinite(gradNorm)) {
+      status = 'diverged';
+      reason = `training loss is ${trainLoss} at step ${step}`;
+      break;
+    }
+    if (step % trainCfg.evalInterval === 0) checkTarget(runEval());
+  }
+
+  const finalStatus: RunStatus = status ?? 'aborted';
+  const outcome: TrainOutcome = {
+    status: finalStatus,
+    reason,
+    steps: step,
+    tokens: step * tokensPerStep,
+    trainTimeMs,
+    timeToTargetMs: reached ? reached.trainTimeMs : null,
+    stepsToTarget: reached ? reached.step : null,
+    tokensToTarget: reached ? reached.tokens : null,
+    finalValLoss: lastVal,
+    bestValLoss: evals.length > 0 ? Math.min(...evals.map((e) => e.valLoss)) : null,
+    initMs,
+    warmupMs,
+    evalMs,
+    evals,
+    parameters: model.parameterCount(),
+    optimizer: optimizer.name,
+  };
+  events.emit('INTERVAL_END', 'run_stop', finalStatus, {
+    reason,
+    steps: step,
+    train_time_ms: trainTimeMs,
+    time_to_target_ms: outcome.timeToTargetMs,
+    final_val_loss: outcome.finalValLoss,
+  });
+  optimizer.dispose();
+  model.dispose();
+  return outcome;
+}

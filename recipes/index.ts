@@ -1,0 +1,22 @@
+/** The recipe registry: every recipe `speedrun --recipe` and `speedrun list` know. */
+import type { Recipe } from '../harness/recipe.ts';
+import { UserError } from '../harness/errors.ts';
+import { baselineRecipe } from './baseline.ts';
+
+export const RECIPE_FACTORIES: Readonly<Record<string, () => Recipe>> = {
+  baseline: baselineRecipe,
+};
+
+/** Parses `a,b,c` into fresh recipe instances; unknown names are a one-line error. */
+export function resolveRecipes(spec: string): Recipe[] {
+  const names = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (names.length === 0) throw new UserError('--recipe needs at least one recipe name');
+  return names.map((name) => {
+    const factory = RECIPE_FACTORIES[name];
+    if (!factory) throw new UserError(`unknown recipe '${name}' (available: ${Object.keys(RECIPE_FACTORIES).join(', ')})`);
+    return factory();
+  });
+}
