@@ -133,18 +133,20 @@ export const layerNorm = customOp((save, x: tf.Tensor, gain: tf.Tensor) => {
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 
-/** GELU, tanh approximation (GPT-2's): 0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³))). */
+/**
+ * GELU, tanh approximation (GPT-2's): 0.5·x·(1 + tanh(u)), u = √(2/π)(x + 0.044715 x³), computed as the
+ * identical x·σ(2u) because wasm's sigmoid is ~5x faster than its tanh. d/dx = s + 2x·s(1−s)·u', s = σ(2u).
+ */
 export const gelu = customOp((save, x: tf.Tensor) => {
   const x2 = tf.square(x);
-  const inner = tf.mul(tf.mul(x, tf.add(tf.mul(x2, 0.044715), 1)), GELU_C);
-  const t = tf.tanh(inner);
-  save([x, x2, t]);
+  const twoU = tf.mul(tf.mul(x, tf.add(tf.mul(x2, 0.044715), 1)), 2 * GELU_C);
+  const s = tf.sigmoid(twoU);
+  save([x, x2, s]);
   return {
-    value: tf.mul(tf.mul(x, 0.5), tf.add(t, 1)),
-    gradFunc: (dy: tf.Tensor, [xs, x2s, ts]: tf.Tensor[]) => {
-      const sech2 = tf.sub(1, tf.square(ts!));
-      const dInner = tf.mul(tf.add(tf.mul(x2s!, 3 * 0.044715), 1), GELU_C);
-      const local = tf.add(tf.mul(tf.add(ts!, 1), 0.5), tf.mul(tf.mul(tf.mul(xs!, 0.5), sech2), dInner));
+    value: tf.mul(x, s),
+    gradFunc: (dy: tf.Tensor, [xs, x2s, ss]: tf.Tensor[]) => {
+      const dTwoU = tf.mul(tf.add(tf.mul(x2s!, 3 * 0.044715), 1), 2 * GELU_C);
+      const local = tf.add(ss!, tf.mul(tf.mul(xs!, tf.mul(ss!, tf.sub(1, ss!))), dTwoU));
       return [tf.mul(dy, local)];
     },
   };

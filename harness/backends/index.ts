@@ -113,6 +113,8 @@ async function loadWasm(threads: number): Promise<BackendInfo> {
 async function loadCpu(): Promise<BackendInfo> {
   await import('@tensorflow/tfjs-backend-cpu');
   await tf.setBackend('cpu');
+  // The cpu backend prints a multi-line "install tfjs-node" banner on first use; `speedrun list` says it better.
+  (tf.backend() as { firstUse?: boolean }).firstUse = false;
   return {
     name: 'cpu',
     tfjsBackend: 'cpu',

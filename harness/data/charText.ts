@@ -12,20 +12,36 @@ export interface CharSplit {
 }
 
 export function splitText(text: string, valFraction = 0.1): CharSplit {
-  const chars = [...text];
-  const cut = Math.floor(chars.length * (1 - valFraction));
-  return { train: chars.slice(0, cut).join(''), val: chars.slice(cut).join('') };
+  // Split by code points (as Python's len() does) without materializing an array of characters.
+  let count = 0;
+  for (const _ of text) count++;
+  const cutPoints = Math.floor(count * (1 - valFraction));
+  let index = 0;
+  let seen = 0;
+  for (const ch of text) {
+    if (seen === cutPoints) break;
+    index += ch.length;
+    seen++;
+  }
+  return { train: text.slice(0, index), val: text.slice(index) };
 }
 
 /** Encodes both splits with a vocabulary built from all of their characters. */
 export function charTokenData(split: CharSplit): TokenData {
-  const vocab = [...new Set([...split.train, ...split.val])].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
+  const chars = new Set<string>();
+  for (const part of [split.train, split.val]) for (const ch of part) chars.add(ch);
+  const vocab = [...chars].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
   if (vocab.length > 65536) {
     throw new UserError(`the text has ${vocab.length} distinct characters; a char-level track holds at most 65536`);
   }
   if (vocab.length < 2) throw new UserError('the text needs at least two distinct characters');
   const index = new Map(vocab.map((ch, i) => [ch, i]));
-  const encode = (s: string): Uint16Array => Uint16Array.from([...s], (ch) => index.get(ch)!);
+  const encode = (s: string): Uint16Array => {
+    const out = new Uint16Array(s.length); // upper bound: code points <= UTF-16 units
+    let n = 0;
+    for (const ch of s) out[n++] = index.get(ch)!;
+    return out.slice(0, n);
+  };
   const train = encode(split.train);
   const val = encode(split.val);
   return {

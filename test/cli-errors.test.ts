@@ -1,0 +1,47 @@
+/** Every bad input: one line on stderr, no stack trace, exit code 2. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { runCli, tempDir } from './utils.ts';
+
+function expectUserError(args: string[], message: RegExp) {
+  const result = runCli(args);
+  assert.equal(result.status, 2, `exit code for ${args.join(' ')}: ${result.stderr}`);
+  const lines = result.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line for ${args.join(' ')}, got:\n${result.stderr}`);
+  assert.match(lines[0]!, /^speedrun: /);
+  assert.match(lines[0]!, message);
+  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+}
+
+test('bad inputs are one clear line and exit 2', () => {
+  const dir = tempDir();
+  const corrupt = path.join(dir, 'corrupt');
+  fs.mkdirSync(corrupt);
+  fs.writeFileSync(path.join(corrupt, 'c_train_000001.bin'), Buffer.alloc(2000));
+  fs.writeFileSync(path.join(corrupt, 'c_val_000000.bin'), Buffer.alloc(2000));
+  const tiny = path.join(dir, 'tiny.txt');
+  fs.writeFileSync(tiny, 'abcabc');
+  expectUserError(['--recipe', 'nope'], /unknown recipe 'nope' \(available: baseline/);
+  expectUserError(['--track', 'nope'], /unknown track 'nope'/);
+  expectUserError(['--backend', 'gpu9000'], /unknown backend 'gpu9000'/);
+  expectUserError(['--backend', 'tensorflow'], /needs @tensorflow\/tfjs-node, which is not installed.*npm install @tensorflow\/tfjs-node/);
+  expectUserError(['--track', `text:${path.join(dir, 'missing.txt')}`], /text file not found/);
+  expectUserError(['--track', `shards:${corrupt}`], /corrupt shard c_train_000001\.bin: magic 0/);
+  expectUserError(['--track', `text:${tiny}`, '--preset', 'micro'], /fewer than one context/);
+  expectUserError(['--steps', '-3'], /--steps must be a positive integer, got -3/);
+  expectUserError(['--target', 'abc'], /--target must be a positive loss, got NaN/);
+  expectUserError(['--preset', 'huge'], /unknown preset 'huge'/);
+  expectUserError(['--recipe', 'baseline,baseline'], /listed twice/);
+  expectUserError(['--no-such-flag'], /Unknown argument/);
+});
+
+test('list shows recipes, tracks and backends', () => {
+  const result = runCli(['list']);
+  assert.equal(result.status, 0);
+  assert.match(result.stdout, /baseline\s+nanoGPT/);
+  assert.match(result.stdout, /brown-char@1/);
+  assert.match(result.stdout, /wasm\s+available/);
+  assert.match(result.stdout, /tensorflow\s+not installed: npm install @tensorflow\/tfjs-node/);
+});
