@@ -20,16 +20,28 @@ export interface Engine {
   hasSegmentSum: boolean;
 }
 
-interface GradResult {
+interface CustomOpResult {
   value: tf.Tensor;
+  /** Tensors the backward pass needs; everything else the forward created is disposed at once. */
+  saved: tf.Tensor[];
   gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 }
 
-/** tf.customGrad with typed inputs: `f(save, ...inputs)` returns the value and its backward pass. */
-function customOp<A extends tf.Tensor[]>(f: (save: tf.GradSaveFunc, ...inputs: A) => GradResult): (...inputs: A) => tf.Tensor {
+/**
+ * tf.customGrad with typed inputs. TF.js runs a custom forward without a tidy, so its intermediates would live
+ * until the end of the training step; here they are freed right away and only `value` and `saved` are kept.
+ */
+function customOp<A extends tf.Tensor[]>(f: (...inputs: A) => CustomOpResult): (...inputs: A) => tf.Tensor {
   const op = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.pop() as tf.GradSaveFunc;
-    return f(save, ...(args as A));
+    let gradFunc: CustomOpResult['gradFunc'] | undefined;
+    const [value, ...saved] = tf.tidy(() => {
+      const result = f(...(args as A));
+      gradFunc = result.gradFunc;
+      return [result.value, ...result.saved];
+    });
+    save(saved);
+    return { value: value!, gradFunc: gradFunc! };
   }) as Parameters<typeof tf.customGrad>[0]);
   return (...inputs: A) => op(...inputs);
 }
@@ -62,9 +74,9 @@ function swapLastTwo(x: tf.Tensor): tf.Tensor {
 
 /** Dense layer without bias: x [N, in] @ w [in, out] -> [N, out]. */
 export function makeLinear(engine: Engine): (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D {
-  return customOp((save, x: tf.Tensor, w: tf.Tensor) => {
-    save([x, w]);
+  return customOp((x: tf.Tensor, w: tf.Tensor) => {
     return {
+      saved: [x, w],
       value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
       gradFunc: (dy: tf.Tensor, [xs, ws]: tf.Tensor[]) => [matMulBT(engine, dy, ws!), matMulAT(engine, xs!, dy)],
     };
@@ -73,10 +85,10 @@ export function makeLinear(engine: Engine): (x: tf.Tensor2D, w: tf.Tensor2D) => 
 
 /** Embedding lookup table[ids] -> [N, C], with a scatter-add gradient that works on every backend. */
 export function makeEmbedding(engine: Engine): (table: tf.Tensor2D, ids: tf.Tensor1D) => tf.Tensor2D {
-  return customOp((save, table: tf.Tensor, ids: tf.Tensor) => {
-    save([ids]);
+  return customOp((table: tf.Tensor, ids: tf.Tensor) => {
     const [vocab] = table.shape as [number, number];
     return {
+      saved: [ids],
       value: tf.gather(table, ids),
       gradFunc: (dy: tf.Tensor, [savedIds]: tf.Tensor[]) => [
         scatterAddRows(engine, dy as tf.Tensor2D, savedIds as tf.Tensor1D, vocab),
@@ -110,14 +122,14 @@ export function scatterAddRows(engine: Engine, rows: tf.Tensor2D, ids: tf.Tensor
 const LN_EPS = 1e-5;
 
 /** LayerNorm over the last axis with a gain and no bias (nanoGPT's bias=False): x [N, C], gain [C]. */
-export const layerNorm = customOp((save, x: tf.Tensor, gain: tf.Tensor) => {
+export const layerNorm = customOp((x: tf.Tensor, gain: tf.Tensor) => {
   const mean = tf.mean(x, -1, true);
   const centered = tf.sub(x, mean);
   const variance = tf.mean(tf.square(centered), -1, true);
   const rstd = tf.rsqrt(tf.add(variance, LN_EPS));
   const xhat = tf.mul(centered, rstd);
-  save([xhat, rstd, gain]);
   return {
+    saved: [xhat, rstd, gain],
     value: tf.mul(xhat, gain),
     gradFunc: (dy: tf.Tensor, [xh, rs, g]: tf.Tensor[]) => {
       const dxhat = tf.mul(dy, g!);
@@ -137,12 +149,12 @@ const GELU_C = Math.sqrt(2 / Math.PI);
  * GELU, tanh approximation (GPT-2's): 0.5·x·(1 + tanh(u)), u = √(2/π)(x + 0.044715 x³), computed as the
  * identical x·σ(2u) because wasm's sigmoid is ~5x faster than its tanh. d/dx = s + 2x·s(1−s)·u', s = σ(2u).
  */
-export const gelu = customOp((save, x: tf.Tensor) => {
+export const gelu = customOp((x: tf.Tensor) => {
   const x2 = tf.square(x);
   const twoU = tf.mul(tf.mul(x, tf.add(tf.mul(x2, 0.044715), 1)), 2 * GELU_C);
   const s = tf.sigmoid(twoU);
-  save([x, x2, s]);
   return {
+    saved: [x, x2, s],
     value: tf.mul(x, s),
     gradFunc: (dy: tf.Tensor, [xs, x2s, ss]: tf.Tensor[]) => {
       const dTwoU = tf.mul(tf.add(tf.mul(x2s!, 3 * 0.044715), 1), 2 * GELU_C);
@@ -168,13 +180,13 @@ export type AttentionFn = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale
  */
 export function makeCausalAttention(engine: Engine, mask: tf.Tensor2D): AttentionFn {
   return (q, k, v, scale) => {
-    const attend = customOp((save, qi: tf.Tensor, ki: tf.Tensor, vi: tf.Tensor) => {
+    const attend = customOp((qi: tf.Tensor, ki: tf.Tensor, vi: tf.Tensor) => {
       const seqLen = qi.shape[2]!;
       const m = seqLen === mask.shape[0] ? mask : tf.slice(mask, [0, 0], [seqLen, seqLen]);
       const scores = tf.add(tf.mul(matMulBT(engine, qi, ki), scale), m);
       const probs = tf.softmax(scores);
-      save([qi, ki, vi, probs]);
       return {
+        saved: [qi, ki, vi, probs],
         value: tf.matMul(probs, vi),
         gradFunc: (dOut: tf.Tensor, [qs, ks, vs, p]: tf.Tensor[]) => {
           const dProbs = matMulBT(engine, dOut, vs!);
@@ -189,14 +201,14 @@ export function makeCausalAttention(engine: Engine, mask: tf.Tensor2D): Attentio
 }
 
 /** Mean cross-entropy of logits [N, V] against int32 targets [N], with the fused (softmax − onehot)/N gradient. */
-export const crossEntropy = customOp((save, logits: tf.Tensor, targets: tf.Tensor) => {
+export const crossEntropy = customOp((logits: tf.Tensor, targets: tf.Tensor) => {
   const [n, vocab] = logits.shape as [number, number];
   const shifted = tf.sub(logits, tf.max(logits, -1, true));
   const logSumExp = tf.log(tf.sum(tf.exp(shifted), -1, true));
   const flatIndex = tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(vocab, 'int32')), targets);
   const picked = tf.gather(tf.reshape(shifted, [-1]), flatIndex);
-  save([shifted, logSumExp, targets]);
   return {
+    saved: [shifted, logSumExp, targets],
     value: tf.mean(tf.sub(tf.reshape(logSumExp, [-1]), picked)),
     gradFunc: (dy: tf.Tensor, [sh, lse, tg]: tf.Tensor[]) => {
       const probs = tf.exp(tf.sub(sh!, lse!));

@@ -39,17 +39,18 @@ export function adamWOver(select: (p: Param) => boolean): OptimizerFactory {
         const lr = train.lr * lrFactor;
         const c1 = 1 - train.beta1 ** t;
         const c2 = 1 - train.beta2 ** t;
-        tf.tidy(() => {
-          for (const { p, m, v } of slots.values()) {
-            const g = grads[p.name];
-            if (!g) continue;
+        for (const { p, m, v } of slots.values()) {
+          const g = grads[p.name];
+          if (!g) continue;
+          // One tidy per parameter keeps only one parameter's temporaries alive (wasm's heap never shrinks).
+          tf.tidy(() => {
             m.assign(tf.add(tf.mul(m, train.beta1), tf.mul(g, 1 - train.beta1)));
             v.assign(tf.add(tf.mul(v, train.beta2), tf.mul(tf.square(g), 1 - train.beta2)));
             const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), train.eps));
             const decay = decays(p) && train.weightDecay > 0 ? tf.mul(p.variable, 1 - lr * train.weightDecay) : p.variable;
             p.variable.assign(tf.sub(decay, tf.mul(update, lr)));
-          }
-        });
+          });
+        }
       },
       stateTensors: () => [...slots.values()].flatMap((s) => [s.m, s.v]),
       dispose() {

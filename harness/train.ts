@@ -70,8 +70,6 @@ export interface TrainInput {
   signal?: AbortSignal;
 }
 
-const EVAL_BATCH = 64; // sequences per evaluation forward pass
-
 export function evaluate(model: GPT, batches: Batch[]): number {
   let total = 0;
   let count = 0;
@@ -124,7 +122,8 @@ export function train(input: TrainInput): TrainOutcome {
   const engine = engineFor(backend.tfjsBackend);
   const model = new GPT(modelCfg, recipes.parts(defaultParts), engine, trainCfg.seed);
   recipes.onInit(model.params);
-  const valBatches = evalBatches(data.val, trainCfg.evalTokens, modelCfg.blockSize, EVAL_BATCH);
+    // Evaluate in training-sized batches: wasm's heap never shrinks, so a bigger eval batch would set the peak.
+  const valBatches = evalBatches(data.val, trainCfg.evalTokens, modelCfg.blockSize, trainCfg.batchSize);
   const tokensPerStep = trainCfg.batchSize * modelCfg.blockSize * trainCfg.gradAccumSteps;
   const schedule = recipes.lrSchedule(trainCfg);
   const initMs = performance.now() - initStart;

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../errors.ts';
-import { unrefWasmWorkers, withThreadedWasm } from './wasmThreads.ts';
+import { trimWasmWorkers, withThreadedWasm } from './wasmThreads.ts';
 
 export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_NAMES)[number];
@@ -79,6 +79,12 @@ async function loadNode(name: 'tensorflow-gpu' | 'tensorflow'): Promise<BackendI
 
 async function loadWasm(threads: number): Promise<BackendInfo> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  // Emscripten adds process handlers that rethrow any uncaught error after printing the module's whole
+  // minified source; errors are ours to report, so they are removed again after initialization.
+  const listenersBefore = {
+    uncaughtException: process.listeners('uncaughtException'),
+    unhandledRejection: process.listeners('unhandledRejection'),
+  };
   const wanted = Math.max(1, Math.min(threads, os.availableParallelism()));
   let note: string | undefined;
   if (wanted > 1) {
@@ -98,8 +104,14 @@ async function loadWasm(threads: number): Promise<BackendInfo> {
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     await tf.setBackend('wasm');
   }
-  const module = (tf.backend() as unknown as { wasm?: { PThread?: Parameters<typeof unrefWasmWorkers>[0] } }).wasm;
-  unrefWasmWorkers(module?.PThread);
+  const module = (tf.backend() as unknown as { wasm?: { PThread?: Parameters<typeof trimWasmWorkers>[0] } }).wasm;
+  trimWasmWorkers(module?.PThread);
+  for (const listener of process.listeners('uncaughtException')) {
+    if (!listenersBefore.uncaughtException.includes(listener)) process.off('uncaughtException', listener);
+  }
+  for (const listener of process.listeners('unhandledRejection')) {
+    if (!listenersBefore.unhandledRejection.includes(listener)) process.off('unhandledRejection', listener);
+  }
   return {
     name: 'wasm',
     tfjsBackend: 'wasm',

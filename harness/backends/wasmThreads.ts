@@ -68,12 +68,21 @@ export async function withThreadedWasm<T>(init: () => Promise<T>): Promise<T> {
   }
 }
 
+interface PoolWorker {
+  unref?: () => void;
+  terminate?: () => void;
+}
 interface EmscriptenPThreads {
-  unusedWorkers?: { unref?: () => void }[];
-  runningWorkers?: { unref?: () => void }[];
+  unusedWorkers?: PoolWorker[];
+  runningWorkers?: PoolWorker[];
 }
 
-/** The pthread pool must not keep Node alive once the program is done. */
-export function unrefWasmWorkers(pthreads: EmscriptenPThreads | undefined): void {
-  for (const worker of [...(pthreads?.unusedWorkers ?? []), ...(pthreads?.runningWorkers ?? [])]) worker.unref?.();
+/**
+ * After init: XNNPACK's thread pool has started the threads it uses, so the rest of Emscripten's fixed pool of 8
+ * workers (each a V8 isolate, ~10 MB) is terminated; the running ones must not keep Node alive at exit.
+ */
+export function trimWasmWorkers(pthreads: EmscriptenPThreads | undefined): void {
+  const unused = pthreads?.unusedWorkers ?? [];
+  for (const worker of unused.splice(0, unused.length)) worker.terminate?.();
+  for (const worker of pthreads?.runningWorkers ?? []) worker.unref?.();
 }
