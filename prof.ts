@@ -11,7 +11,7 @@ const model = new GPT(plan.config.model, plan.recipes.parts(defaultParts), engin
 const opt = plan.recipes.optimizer(model.params, plan.config.train);
 const s = new BatchSampler(plan.data.train, 12, 64, 0);
 for (let i = 0; i < 3; i++) trainStep(model, opt, () => s.next(), plan.config, 1, () => {});
-const t0 = performance.now(); const N = 10;
+const t0 = performance.now(); const N = Number(process.env.N ?? 10);
 for (let i = 0; i < N; i++) trainStep(model, opt, () => s.next(), plan.config, 1, () => {});
 console.log('ms/step', ((performance.now() - t0) / N).toFixed(1), 'tensors', tf.memory().numTensors);
 if (process.env.PROF) {

@@ -66,11 +66,11 @@ export interface GPTParts {
   embed(ids: tf.Tensor1D, ctx: ModelContext): tf.Tensor2D;
   /** Normalization at a site (pre-attention, pre-MLP, final). */
   norm(x: tf.Tensor2D, site: NormSite, ctx: ModelContext): tf.Tensor2D;
-  /** Queries and keys [B, H, T, hs] before the scores: position encoding (rotary), qk normalization. */
+  /** Queries and keys [B, T, H, hs] before the scores: position encoding (rotary), qk normalization. */
   queryKey(q: tf.Tensor4D, k: tf.Tensor4D, layer: number, ctx: ModelContext): [tf.Tensor4D, tf.Tensor4D];
   /** Multiplier of q·kᵀ inside the softmax. */
   attentionScale(ctx: ModelContext): number;
-  /** Causal attention q, k, v [B, H, T, hs] -> [B, H, T, hs]. */
+  /** Causal attention q, k, v [B, T, H, hs] -> [B, T, H, hs]. */
   attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number, ctx: ModelContext): tf.Tensor4D;
   /** Residual update of the hidden state with a branch's output. */
   residual(x: tf.Tensor2D, branch: tf.Tensor2D, site: ResidualSite, ctx: ModelContext): tf.Tensor2D;
@@ -207,11 +207,10 @@ export class GPT {
     for (let l = 0; l < cfg.nLayer; l++) {
       const h = parts.norm(x, { kind: 'ln_1', layer: l }, ctx);
       const qkv = this.ops.linear(h, ctx.param(blockParam(l, 'attn.c_attn.weight')) as tf.Tensor2D); // [B·T, 3C]
-      // Split heads with 4-D transposes: wasm's rank-5 transpose is ~40x slower than three rank-4 ones.
-      const [q0, k0, v] = tf.split(qkv, 3, 1).map((part) => tf.transpose(tf.reshape(part, [batch, seqLen, H, hs]), [0, 2, 1, 3]) as tf.Tensor4D); // [B, H, T, hs]
+      const [q0, k0, v] = tf.split(qkv, 3, 1).map((part) => tf.reshape(part, [batch, seqLen, H, hs]) as tf.Tensor4D); // [B, T, H, hs]
       const [q, k] = parts.queryKey(q0!, k0!, l, ctx);
-      const y = parts.attention(q, k, v!, scale, ctx); // [B, H, T, hs]
-      const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [batch * seqLen, C]) as tf.Tensor2D; // [B·T, C]
+      const y = parts.attention(q, k, v!, scale, ctx); // [B, T, H, hs]
+      const merged = tf.reshape(y, [batch * seqLen, C]) as tf.Tensor2D; // [B·T, C]
       const attnOut = this.ops.linear(merged, ctx.param(blockParam(l, 'attn.c_proj.weight')) as tf.Tensor2D);
       x = parts.residual(x, attnOut, { kind: 'attn', layer: l }, ctx);
       const mlpOut = parts.mlp(parts.norm(x, { kind: 'ln_2', layer: l }, ctx), l, ctx);

@@ -171,33 +171,36 @@ export function causalMask(seqLen: number): tf.Tensor2D {
   return tf.tensor2d(data, [seqLen, seqLen]);
 }
 
+/** Causal attention: q, k, v [B, T, H, hs] -> [B, T, H, hs] (heads stay in the merged [B·T, C] layout). */
 export type AttentionFn = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number) => tf.Tensor4D;
 
 /**
- * Causal scaled-dot-product attention, q, k, v [B, H, T, hs] -> [B, H, T, hs], with a hand-written backward:
+ * Scaled-dot-product attention with one BatchMatMul per product and a hand-written backward:
  * S = q kᵀ·scale + mask, P = softmax(S), O = P v;  dP = dO vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)),
  * dq = dS k·scale, dk = dSᵀ q·scale, dv = Pᵀ dO.
+ * On wasm this is the step's bottleneck: tfjs-backend-wasm sends every batched product to a scalar loop
+ * (~1.7 GFLOP/s; XNNPACK only gets unbatched, untransposed 2-D products). Per-head 2-D matmuls and a
+ * block-diagonal 2-D formulation were both measured slower (README, "What was tried").
  */
 export function makeCausalAttention(engine: Engine, mask: tf.Tensor2D): AttentionFn {
-  return (q, k, v, scale) => {
-    const attend = customOp((qi: tf.Tensor, ki: tf.Tensor, vi: tf.Tensor) => {
-      const seqLen = qi.shape[2]!;
-      const m = seqLen === mask.shape[0] ? mask : tf.slice(mask, [0, 0], [seqLen, seqLen]);
-      const scores = tf.add(tf.mul(matMulBT(engine, qi, ki), scale), m);
-      const probs = tf.softmax(scores);
-      return {
-        saved: [qi, ki, vi, probs],
-        value: tf.matMul(probs, vi),
-        gradFunc: (dOut: tf.Tensor, [qs, ks, vs, p]: tf.Tensor[]) => {
-          const dProbs = matMulBT(engine, dOut, vs!);
-          const dScores = tf.mul(p!, tf.sub(dProbs, tf.sum(tf.mul(dProbs, p!), -1, true)));
-          const dScaled = tf.mul(dScores, scale);
-          return [tf.matMul(dScaled, ks!), matMulAT(engine, dScaled, qs!), matMulAT(engine, p!, dOut)];
-        },
-      };
-    });
-    return attend(q, k, v) as tf.Tensor4D;
-  };
+  const attend = customOp((qi: tf.Tensor, ki: tf.Tensor, vi: tf.Tensor, scaleT: tf.Tensor) => {
+    const scale = scaleT.dataSync()[0]!;
+    const seqLen = qi.shape[2]!;
+    const m = seqLen === mask.shape[0] ? mask : tf.slice(mask, [0, 0], [seqLen, seqLen]);
+    const probs = tf.softmax(tf.add(tf.mul(matMulBT(engine, qi, ki), scale), m)); // [B, H, T, T]
+    return {
+      saved: [qi, ki, vi, probs],
+      value: tf.matMul(probs, vi),
+      gradFunc: (dOut: tf.Tensor, [qs, ks, vs, p]: tf.Tensor[]) => {
+        const dProbs = matMulBT(engine, dOut, vs!);
+        const dScaled = tf.mul(tf.mul(p!, tf.sub(dProbs, tf.sum(tf.mul(dProbs, p!), -1, true))), scale);
+        return [tf.matMul(dScaled, ks!), matMulAT(engine, dScaled, qs!), matMulAT(engine, p!, dOut), tf.zerosLike(scaleT)];
+      },
+    };
+  });
+  const toHeads = (x: tf.Tensor4D) => tf.transpose(x, [0, 2, 1, 3]); // [B, T, H, hs] <-> [B, H, T, hs]
+  return (q, k, v, scale) =>
+    tf.transpose(attend(toHeads(q), toHeads(k), toHeads(v), tf.scalar(scale)), [0, 2, 1, 3]) as tf.Tensor4D;
 }
 
 /** Mean cross-entropy of logits [N, V] against int32 targets [N], with the fused (softmax − onehot)/N gradient. */

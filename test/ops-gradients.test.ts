@@ -41,15 +41,17 @@ test('custom backward passes match autodiff', async () => {
     const gTable = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(embedding(t as tf.Tensor2D, ids), tf.range(0, 24).reshape([6, 4]))))(table);
     const gRef = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.matMul(tf.oneHot(ids, 7).toFloat(), t as tf.Tensor2D), tf.range(0, 24).reshape([6, 4]))))(table);
     assert.ok(maxRelDiff(gTable, gRef) < 1e-6, 'embedding gradient');
-    const q = tf.randomNormal([2, 2, 5, 3], 0, 1, 'float32', 4);
-    const k = tf.randomNormal([2, 2, 5, 3], 0, 1, 'float32', 5);
-    const v = tf.randomNormal([2, 2, 5, 3], 0, 1, 'float32', 6);
-    const mask = causalMask(5);
+    // [B, T, H, hs] = [2, 5, 3, 4]
+    const q = tf.randomNormal([2, 5, 3, 4], 0, 1, 'float32', 4);
+    const k = tf.randomNormal([2, 5, 3, 4], 0, 1, 'float32', 5);
+    const v = tf.randomNormal([2, 5, 3, 4], 0, 1, 'float32', 6);
+    const mask = causalMask(8); // longer than T: sliced
     const attention = makeCausalAttention(engine, mask);
+    const heads = (x: tf.Tensor) => tf.transpose(x, [0, 2, 1, 3]);
     checkGrads(
-      'attention',
+      `attention (transposeFirst ${engine.transposeFirst})`,
       (a, b, c) => attention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, 0.7),
-      (a, b, c) => tf.matMul(tf.softmax(tf.add(tf.mul(tf.matMul(a, b, false, true), 0.7), mask)), c),
+      (a, b, c) => heads(tf.matMul(tf.softmax(tf.add(tf.mul(tf.matMul(heads(a), heads(b), false, true), 0.7), tf.slice(mask, [0, 0], [5, 5]))), heads(c))),
       [q, k, v],
     );
   }

@@ -1,0 +1,42 @@
+/**
+ * `npm run bench`: performance figures for the README (never timed unit tests).
+ *  1. nano training step on every backend that loads here: median ms/step, tokens/s, peak resident memory of
+ *     the whole run (each backend in its own process, one after another, never two at once);
+ *  2. tinybench table of the core kernels at the nano shapes on wasm.
+ * Bars from the foundation issue: wasm step <= 250 ms, peak RSS <= 400 MB. PyTorch nanoGPT does the same
+ * config at ~60 ms/step here (../shared/references/machine-figures.md).
+ */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describeBackends } from '../harness/backends/index.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const STEPS: Record<string, number> = { 'tensorflow-gpu': 30, tensorflow: 30, wasm: 30, cpu: 4 };
+const PYTORCH_MS = 60.7;
+
+function child(script: string, args: string[]): unknown {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, script), ...args], { encoding: 'utf8', timeout: 600_000 });
+  const line = result.stdout.trim().split('\n').at(-1);
+  if (result.status !== 0 || !line) throw new Error(`${script} ${args.join(' ')} failed: ${result.stderr.slice(-500)}`);
+  return JSON.parse(line);
+}
+
+interface StepResult {
+  backend: { name: string; threads: number; version: string };
+  steps: number;
+  medianStepMs: number;
+  tokensPerSec: number;
+  peakRssMiB: number;
+}
+
+const lines: string[] = ['## nano training step (brown-char, batch 12 x 64 tokens)', '', '| backend | threads | median ms/step | tokens/s | vs PyTorch CPU (60.7 ms) | peak RSS MiB |', '|---|---|---|---|---|---|'];
+for (const b of describeBackends().filter((d) => d.available)) {
+  const r = child('step.ts', [b.name, String(STEPS[b.name])]) as StepResult;
+  lines.push(`| ${r.backend.name} ${r.backend.version} | ${r.backend.threads} | ${r.medianStepMs.toFixed(1)} | ${Math.round(r.tokensPerSec)} | ${(r.medianStepMs / PYTORCH_MS).toFixed(1)}x slower | ${r.peakRssMiB.toFixed(0)} |`);
+  process.stderr.write(`${lines.at(-1)}\n`);
+}
+lines.push('', '## core kernels at nano shapes (wasm, tinybench median)', '', '| kernel | median ms | GFLOP/s |', '|---|---|---|');
+const kernels = child('kernels.ts', ['wasm']) as { rows: { kernel: string; medianMs: number; gflops: number | null }[] };
+for (const row of kernels.rows) lines.push(`| ${row.kernel} | ${row.medianMs.toFixed(2)} | ${row.gflops === null ? '-' : row.gflops.toFixed(1)} |`);
+process.stdout.write(`${lines.join('\n')}\n`);
