@@ -144,8 +144,12 @@ function paramSeed(seed: number, name: string): number {
   return h >>> 0;
 }
 
+let tableCount = 0;
+
+/** Creates the variables. TF.js variable names are global, so each table prefixes its own: `p3/wte`. */
 export function initParams(specs: ParamSpec[], seed: number): ParamTable {
   const table: ParamTable = new Map();
+  const prefix = `p${tableCount++}/`;
   for (const spec of specs) {
     if (table.has(spec.name)) throw new Error(`parameter ${spec.name} is declared twice`);
     const value = tf.tidy(() =>
@@ -153,7 +157,7 @@ export function initParams(specs: ParamSpec[], seed: number): ParamTable {
         ? tf.randomNormal(spec.shape, 0, spec.init.std, 'float32', paramSeed(seed, spec.name))
         : tf.fill(spec.shape, spec.init.value),
     );
-    table.set(spec.name, { ...spec, variable: tf.variable(value, true, spec.name) });
+    table.set(spec.name, { ...spec, variable: tf.variable(value, true, prefix + spec.name) });
     value.dispose();
   }
   return table;
@@ -229,6 +233,16 @@ export class GPT {
 
   variables(): tf.Variable[] {
     return [...this.params.values()].map((p) => p.variable);
+  }
+
+  /** Re-keys gradients from TF.js variable names (as tf.variableGrads returns them) to parameter names. */
+  byParamName<T>(byVariable: Record<string, T>): Record<string, T> {
+    const out: Record<string, T> = {};
+    for (const p of this.params.values()) {
+      const value = byVariable[p.variable.name];
+      if (value !== undefined) out[p.name] = value;
+    }
+    return out;
   }
 
   parameterCount(): number {

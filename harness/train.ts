@@ -98,7 +98,8 @@ export function trainStep(
     let gradSum: Record<string, tf.Tensor> = {};
     for (let micro = 0; micro < gradAccumSteps; micro++) {
       const batch = next();
-      const { value, grads } = tf.variableGrads(() => model.loss(batch.inputs, batch.targets, batch.batchSize, batch.seqLen), variables);
+      const { value, grads: byVariable } = tf.variableGrads(() => model.loss(batch.inputs, batch.targets, batch.batchSize, batch.seqLen), variables);
+      const grads = model.byParamName(byVariable);
       lossSum = tf.add(lossSum, value);
       gradSum = micro === 0 ? grads : Object.fromEntries(Object.entries(grads).map(([n, g]) => [n, tf.add(gradSum[n]!, g)]));
     }
@@ -192,7 +193,7 @@ export function train(input: TrainInput): TrainOutcome {
       break;
     }
     if (step >= trainCfg.maxSteps || (trainCfg.maxTimeMs > 0 && trainTimeMs >= trainCfg.maxTimeMs)) {
-      const budgetReason = step >= trainCfg.maxSteps ? `step budget of ${trainCfg.maxSteps} used` : `time budget of ${(trainCfg.maxTimeMs / 1000).toFixed(0)} s used`;
+      const budgetReason = step >= trainCfg.maxSteps ? `step budget of ${trainCfg.maxSteps} used` : `time budget of ${trainCfg.maxTimeMs / 1000} s used`;
       // The last step may not have been evaluated yet; its evaluation can still reach the target.
       if (evals.at(-1)?.step === step || !checkTarget(runEval())) {
         status = 'budget_exhausted';

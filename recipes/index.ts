@@ -2,9 +2,25 @@
 import type { Recipe } from '../harness/recipe.ts';
 import { UserError } from '../harness/errors.ts';
 import { baselineRecipe } from './baseline.ts';
+import { muonRecipe } from './muon.ts';
+import { qkNormRecipe } from './qkNorm.ts';
+import { relu2Recipe } from './relu2.ts';
+import { rotaryRecipe } from './rotary.ts';
+import { softcapRecipe } from './softcap.ts';
+import { untiedHeadRecipe } from './untiedHead.ts';
+import { wsdRecipe } from './wsd.ts';
+import { zeroInitRecipe } from './zeroInit.ts';
 
 export const RECIPE_FACTORIES: Readonly<Record<string, () => Recipe>> = {
   baseline: baselineRecipe,
+  muon: () => muonRecipe(),
+  rotary: rotaryRecipe,
+  'qk-norm': qkNormRecipe,
+  relu2: relu2Recipe,
+  softcap: () => softcapRecipe(),
+  'zero-init': zeroInitRecipe,
+  'untied-head': untiedHeadRecipe,
+  wsd: wsdRecipe,
 };
 
 /** Parses `a,b,c` into fresh recipe instances; unknown names are a one-line error. */

@@ -78,7 +78,7 @@ test('model gradient agrees with finite differences on a micro model', async () 
   const inputs = Int32Array.from({ length: B * T }, (_, i) => (i * 5 + 1) % 13);
   const targets = Int32Array.from({ length: B * T }, (_, i) => (i * 3 + 2) % 13);
   const variables = model.variables();
-  const { grads } = tf.variableGrads(() => model.loss(inputs, targets, B, T), variables);
+  const { grads } = tf.variableGrads(() => model.loss(inputs, targets, B, T), variables); // keyed by variable name
   const direction = new Map(variables.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 1, 'float32', 100 + i)]));
   let analytic = 0;
   for (const v of variables) analytic += tf.sum(tf.mul(grads[v.name]!, direction.get(v.name)!)).dataSync()[0]!;

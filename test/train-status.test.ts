@@ -36,6 +36,15 @@ test('a step budget without reaching the target ends as budget_exhausted after a
   assert.equal(record.track.official, false);
 });
 
+test('a train-clock budget ends the run as budget_exhausted', async () => {
+  const plan = await microPlan({ steps: 100_000, maxTimeSec: 0.3, target: 0.01 });
+  const record = await executeRun(plan, { outDir: tempDir() });
+  assert.equal(record.status, 'budget_exhausted');
+  assert.match(record.reason, /time budget/);
+  assert.ok(record.trainTimeMs >= 300 && record.steps < 100_000);
+  assert.deepEqual(record.track.overrides, ['target=0.01', 'steps=100000', 'max-time=0.3s']);
+});
+
 test('a NaN loss ends the run as diverged', async () => {
   const plan = await microPlan({ steps: 50 });
   const poison = composeRecipes([
