@@ -42,7 +42,7 @@ test('a train-clock budget ends the run as budget_exhausted', async () => {
   assert.equal(record.status, 'budget_exhausted');
   assert.match(record.reason, /time budget/);
   assert.ok(record.trainTimeMs >= 300 && record.steps < 100_000);
-  assert.deepEqual(record.track.overrides, ['target=0.01', 'steps=100000', 'max-time=0.3s']);
+  assert.deepEqual(record.track.overrides, ['preset=micro', 'target=0.01', 'steps=100000', 'max-time=0.3s']);
 });
 
 test('a NaN loss ends the run as diverged', async () => {
