@@ -16,7 +16,7 @@ const wQkv = rand([C, 3 * C], 2);
 const wFc = rand([C, 4 * C], 3);
 const hidden = rand([N, 4 * C], 4);
 const wProj = rand([4 * C, C], 5);
-const [q, k, v] = [6, 7, 8].map((s) => rand([B, H, T, C / H], s) as tf.Tensor4D);
+const [q, k, v] = [6, 7, 8].map((s) => rand([B, T, H, C / H], s) as tf.Tensor4D); // [B, T, H, hs]
 const gain = tf.ones([C]);
 const logits = rand([N, V], 9);
 const targets = tf.tensor1d(Array.from({ length: N }, (_, i) => i % V), 'int32');
@@ -26,7 +26,7 @@ const cases: [string, () => tf.Tensor | tf.Tensor[], number][] = [
   ['matmul x·W_fc 768x128x512', () => linear(x as tf.Tensor2D, wFc as tf.Tensor2D), 2 * N * C * 4 * C],
   ['matmul h·W_proj 768x512x128', () => linear(hidden as tf.Tensor2D, wProj as tf.Tensor2D), 2 * N * 4 * C * C],
   ['linear fwd+bwd 768x128x512', () => tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(linear(a as tf.Tensor2D, b as tf.Tensor2D)))([x, wFc]), 3 * 2 * N * C * 4 * C],
-  ['attention fwd [12,4,64,32]', () => attention(q, k, v, 0.17), 2 * 2 * B * H * T * T * (C / H)],
+  ['attention fwd [12,64,4,32]', () => attention(q, k, v, 0.17), 2 * 2 * B * H * T * T * (C / H)],
   ['attention fwd+bwd', () => tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(attention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, 0.17)))([q, k, v]), 3 * 2 * 2 * B * H * T * T * (C / H)],
   ['layer norm fwd+bwd [768,128]', () => tf.grads((a: tf.Tensor, g: tf.Tensor) => tf.sum(layerNorm(a as tf.Tensor2D, g as tf.Tensor1D)))([x, gain]), 0],
   ['gelu fwd+bwd [768,512]', () => tf.grad((a: tf.Tensor) => tf.sum(gelu(a as tf.Tensor2D)))(hidden), 0],
