@@ -187,7 +187,7 @@ export async function executeRun(plan: RunPlan, request: Pick<RunRequest, 'outDi
   hooks.onStart?.(plan, runDir);
   let outcome;
   try {
-    outcome = train({
+    outcome = await train({
       config: plan.config,
       data: plan.data,
       recipes: plan.recipes,

@@ -114,7 +114,10 @@ export function trainStep(
   return [loss!, norm!];
 }
 
-export function train(input: TrainInput): TrainOutcome {
+/** Lets signal handlers (Ctrl-C) and the progress bar's timers run between steps. */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export async function train(input: TrainInput): Promise<TrainOutcome> {
   const { config, data, recipes, backend, events, observer, signal } = input;
   const { model: modelCfg, train: trainCfg } = config;
   const initStart = performance.now();
@@ -187,6 +190,7 @@ export function train(input: TrainInput): TrainOutcome {
 
   checkTarget(runEval());
   while (status === undefined) {
+    await yieldToEventLoop();
     if (signal?.aborted) {
       status = 'aborted';
       reason = `interrupted at step ${step}`;

@@ -35,3 +35,29 @@ test('a target that is never reached exits 3 and still records the run', () => {
   const [runDir] = fs.readdirSync(path.join(out, 'runs'));
   assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'runs', runDir!, 'run.json'), 'utf8')).status, 'budget_exhausted');
 });
+
+test('Ctrl-C (SIGINT) ends a CLI run as aborted with exit 130 and keeps what was measured', async () => {
+  const { spawn } = await import('node:child_process');
+  const { ROOT } = await import('./utils.ts');
+  const out = tempDir();
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'speedrun.js'), '--track', `text:${fixtureTextFile()}`, '--preset', 'micro', '--backend', 'wasm', '--target', '0.01', '--steps', '100000', '--out', out, '-q'], { cwd: ROOT });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // Wait until training has logged a few steps, then interrupt.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const runs = fs.existsSync(path.join(out, 'runs')) ? fs.readdirSync(path.join(out, 'runs')) : [];
+    const log = runs[0] ? path.join(out, 'runs', runs[0], 'events.jsonl') : '';
+    if (log && fs.existsSync(log) && (fs.readFileSync(log, 'utf8').match(/"train_loss"/g) ?? []).length >= 5) break;
+    assert.ok(Date.now() < deadline, 'training did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGINT');
+  assert.equal(await exited, 130, stderr);
+  assert.match(stderr, /status\s+aborted/);
+  const [runDir] = fs.readdirSync(path.join(out, 'runs'));
+  const record = JSON.parse(fs.readFileSync(path.join(out, 'runs', runDir!, 'run.json'), 'utf8'));
+  assert.equal(record.status, 'aborted');
+  assert.ok(record.steps >= 5);
+});
