@@ -42,7 +42,10 @@ export interface Recipe {
   lrSchedule?(train: TrainConfig, previous: LrSchedule): LrSchedule;
   /** Runs on the weights once after initialization, before the warm-up step and step 0. */
   onInit?(params: ParamTable): void;
-  /** Runs on the weights after every optimizer step (inside no tidy: dispose what you create). */
+  /**
+   * Runs on the weights after every optimizer step (inside no tidy: dispose what you create). It also runs in the
+   * warm-up step (as step 0), outside the clock, whose effect on the weights is then undone.
+   */
   afterStep?(params: ParamTable, step: number): void;
 }
 

@@ -138,7 +138,7 @@ export async function train(input: TrainInput): Promise<TrainOutcome> {
   const snapshot = new Map([...model.params].map(([name, p]) => [name, tf.clone(p.variable)]));
   const warmupSampler = new BatchSampler(data.train, trainCfg.batchSize, modelCfg.blockSize, trainCfg.seed + 1_000_003);
   const warmupOptimizer = recipes.optimizer(model.params, trainCfg);
-  trainStep(model, warmupOptimizer, () => warmupSampler.next(), config, schedule(0), () => {});
+  trainStep(model, warmupOptimizer, () => warmupSampler.next(), config, schedule(0), () => recipes.afterStep(model.params, 0));
   warmupOptimizer.dispose();
   for (const [name, value] of snapshot) {
     model.params.get(name)!.variable.assign(value);

@@ -3,6 +3,7 @@ import type { Recipe } from '../harness/recipe.ts';
 import { UserError } from '../harness/errors.ts';
 import { baselineRecipe } from './baseline.ts';
 import { muonRecipe } from './muon.ts';
+import { ngptRecipe } from './ngpt.ts';
 import { qkNormRecipe } from './qkNorm.ts';
 import { relu2Recipe } from './relu2.ts';
 import { rotaryRecipe } from './rotary.ts';
@@ -13,6 +14,7 @@ import { zeroInitRecipe } from './zeroInit.ts';
 
 export const RECIPE_FACTORIES: Readonly<Record<string, () => Recipe>> = {
   baseline: baselineRecipe,
+  ngpt: ngptRecipe,
   muon: () => muonRecipe(),
   rotary: rotaryRecipe,
   'qk-norm': qkNormRecipe,

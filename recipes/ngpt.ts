@@ -1,0 +1,144 @@
+/**
+ * ngpt — the normalized Transformer: every hidden state and every matrix row lives on the unit sphere.
+ * Source: Loshchilov et al., "nGPT: Normalized Transformer with Representation Learning on the Hypersphere"
+ * (arXiv 2410.01131) and NVIDIA/ngpt; details and pitfalls in ../shared/references/ngpt.md.
+ *
+ * - No LayerNorm anywhere. The token embedding's rows are unit vectors; positions come from standard rotary.
+ * - Attention: q, k rotated, normalized per head and scaled by s_qk; softmax scale √d_head (not 1/√d_head).
+ * - Residual: h <- Norm(h + α ⊙ (Norm(branch) − h)) with eigen learning rates α_A, α_M (init 0.05).
+ * - MLP: SwiGLU, uv = (h W_uv) ⊙ s_uv·√d; x = u ⊙ silu(v).
+ * - Logits: (h W_head) ⊙ s_z, with an untied head whose rows are unit vectors.
+ * - Scale trick for every learnable vector: stored at `scale`, used as stored·(init/scale).
+ * - After every optimizer step (and once before step 0) every matrix is normalized along the model axis.
+ *   TF.js kernels are [in, out]: input projections normalize axis 0, output projections axis 1, [V, C] tables axis 1.
+ * - Adam with weight decay 0 and no warmup, cosine to 0.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { blockParam, type ModelContext, type Param, type ParamSpec, type ParamTable } from '../harness/model.ts';
+import type { Recipe } from '../harness/recipe.ts';
+import { applyRotary, rotaryTables } from './rotary.ts';
+
+/** Unit vectors along `axis` (no epsilon, as the reference: a zero vector is an error, not a silent NaN source). */
+export function unitNorm<T extends tf.Tensor>(x: T, axis = -1): T {
+  return tf.div(x, tf.norm(x, 'euclidean', axis, true)) as T;
+}
+
+/** A learnable vector under the scale trick: stored starting at `scale`, used as stored·(init/scale). */
+interface ScaledVector {
+  name: (layer: number) => string;
+  init: number;
+  scale: (C: number) => number;
+  size: (C: number, V: number) => number;
+  perLayer: boolean;
+}
+
+export const NGPT_VECTORS: Record<'alphaA' | 'alphaM' | 'sqk' | 'suv' | 'sz', ScaledVector> = {
+  alphaA: { name: (l) => blockParam(l, 'attn.alpha'), init: 0.05, scale: (C) => 1 / Math.sqrt(C), size: (C) => C, perLayer: true },
+  alphaM: { name: (l) => blockParam(l, 'mlp.alpha'), init: 0.05, scale: (C) => 1 / Math.sqrt(C), size: (C) => C, perLayer: true },
+  sqk: { name: (l) => blockParam(l, 'attn.s_qk'), init: 1, scale: (C) => 1 / Math.sqrt(C), size: (C) => C, perLayer: true },
+  suv: { name: (l) => blockParam(l, 'mlp.s_uv'), init: 1, scale: () => 1, size: (C) => 8 * C, perLayer: true },
+  sz: { name: () => 's_z', init: 1, scale: (C) => 1 / Math.sqrt(C), size: (_C, V) => V, perLayer: false },
+};
+
+/** The value a scaled vector is used at: stored·(init/scale). */
+export function effective(ctx: ModelContext, vector: ScaledVector, layer = 0): tf.Tensor {
+  const C = ctx.cfg.nEmbd;
+  return tf.mul(ctx.param(vector.name(layer)), vector.init / vector.scale(C));
+}
+
+/** Which axis of each matrix is the model (d_model) axis, in TF.js [in, out] layout. */
+export function modelAxis(name: string): 0 | 1 | undefined {
+  if (name === 'wte') return 1; // [V, C]
+  if (name === 'lm_head') return 0; // [C, V]
+  if (/^h\.\d+\.(attn\.c_attn|mlp\.c_fc)\.weight$/.test(name)) return 0; // [C, out]: input projections
+  if (/^h\.\d+\.(attn|mlp)\.c_proj\.weight$/.test(name)) return 1; // [in, C]: output projections
+  return undefined;
+}
+
+export function normalizeMatrices(params: ParamTable): void {
+  for (const p of params.values()) {
+    const axis = modelAxis(p.name);
+    if (axis === undefined) continue;
+    tf.tidy(() => p.variable.assign(unitNorm(p.variable, axis)));
+  }
+}
+
+function ngptParams(C: number, V: number, nLayer: number): ParamSpec[] {
+  const base = 1 / Math.sqrt(C);
+  const proj = base / Math.sqrt(2 * nLayer);
+  const specs: ParamSpec[] = [
+    { name: 'wte', shape: [V, C], init: { kind: 'normal', std: base }, group: 'embedding' },
+    { name: 'lm_head', shape: [C, V], init: { kind: 'normal', std: base }, group: 'head' },
+  ];
+  for (let l = 0; l < nLayer; l++) {
+    specs.push(
+      { name: blockParam(l, 'attn.c_attn.weight'), shape: [C, 3 * C], init: { kind: 'normal', std: base }, group: 'matrix' },
+      { name: blockParam(l, 'attn.c_proj.weight'), shape: [C, C], init: { kind: 'normal', std: proj }, group: 'matrix' },
+      { name: blockParam(l, 'mlp.c_fc.weight'), shape: [C, 8 * C], init: { kind: 'normal', std: base }, group: 'matrix' },
+      { name: blockParam(l, 'mlp.c_proj.weight'), shape: [4 * C, C], init: { kind: 'normal', std: proj }, group: 'matrix' },
+    );
+  }
+  for (const vector of Object.values(NGPT_VECTORS)) {
+    for (let l = 0; l < (vector.perLayer ? nLayer : 1); l++) {
+      // Stored starting at `scale`, so the effective value starts at `init`.
+      specs.push({ name: vector.name(l), shape: [vector.size(C, V)], init: { kind: 'constant', value: vector.scale(C) }, group: 'vector' });
+    }
+  }
+  return specs;
+}
+
+export function ngptRecipe(): Recipe {
+  const tables = new Map<string, [tf.Tensor3D, tf.Tensor3D]>();
+  const rotary = (ctx: ModelContext): [tf.Tensor3D, tf.Tensor3D] => {
+    const hs = ctx.cfg.nEmbd / ctx.cfg.nHead;
+    const key = `${ctx.seqLen}x${hs}`;
+    let table = tables.get(key);
+    if (!table) {
+      table = rotaryTables(ctx.seqLen, hs).map((t) => tf.keep(t)) as [tf.Tensor3D, tf.Tensor3D];
+      tables.set(key, table);
+    }
+    return table;
+  };
+  return {
+    name: 'ngpt',
+    description: 'normalized Transformer: unit-norm hidden states and matrices, eigen learning rates, no LayerNorm',
+    source: 'Loshchilov et al., nGPT (arXiv 2410.01131); NVIDIA/ngpt',
+    conflicts: {
+      'zero-init': 'nGPT normalizes every matrix; a zero matrix has no direction and normalizing it is undefined',
+      rotary: 'nGPT already applies rotary positions to its normalized queries and keys',
+      'qk-norm': 'nGPT already normalizes queries and keys (and scales them by s_qk)',
+      relu2: 'nGPT replaces the MLP with its scaled SwiGLU',
+      'untied-head': 'nGPT already has its own normalized, untied head',
+    },
+    config: (cfg) => ({ ...cfg, train: { ...cfg.train, weightDecay: 0, warmupSteps: 0, minLr: 0, lr: 2e-3 } }),
+    model: (parts) => ({
+      ...parts,
+      params: (cfg) => ngptParams(cfg.nEmbd, cfg.vocabSize, cfg.nLayer),
+      embed: (ids, ctx) => ctx.ops.embedding(ctx.param('wte') as tf.Tensor2D, ids), // rows are unit vectors
+      norm: (x) => x, // no LayerNorm: states stay on the sphere through the residual update
+      queryKey(q, k, layer, ctx) {
+        const { nHead: H, nEmbd: C } = ctx.cfg;
+        const sqk = tf.reshape(effective(ctx, NGPT_VECTORS.sqk, layer), [H, C / H]); // broadcast over [B, T, H, hs]
+        const [cos, sin] = rotary(ctx);
+        return [tf.mul(unitNorm(applyRotary(q, cos, sin)), sqk) as tf.Tensor4D, tf.mul(unitNorm(applyRotary(k, cos, sin)), sqk) as tf.Tensor4D];
+      },
+      attentionScale: (ctx) => Math.sqrt(ctx.cfg.nEmbd / ctx.cfg.nHead),
+      residual(x, branch, site, ctx) {
+        const alpha = tf.abs(effective(ctx, site.kind === 'attn' ? NGPT_VECTORS.alphaA : NGPT_VECTORS.alphaM, site.layer));
+        return unitNorm(tf.add(x, tf.mul(alpha, tf.sub(unitNorm(branch), x)))) as tf.Tensor2D;
+      },
+      mlp(x, layer, ctx) {
+        const C = ctx.cfg.nEmbd;
+        const uv = tf.mul(ctx.ops.linear(x, ctx.param(blockParam(layer, 'mlp.c_fc.weight')) as tf.Tensor2D), tf.mul(effective(ctx, NGPT_VECTORS.suv, layer), Math.sqrt(C)));
+        const [u, v] = tf.split(uv, 2, 1);
+        const hidden = tf.mul(u!, tf.mul(v!, tf.sigmoid(v!))) as tf.Tensor2D; // u ⊙ silu(v)
+        return ctx.ops.linear(hidden, ctx.param(blockParam(layer, 'mlp.c_proj.weight')) as tf.Tensor2D);
+      },
+      logits: (h, ctx) => tf.mul(ctx.ops.linear(h, ctx.param('lm_head') as tf.Tensor2D), effective(ctx, NGPT_VECTORS.sz)) as tf.Tensor2D,
+    }),
+    onInit: normalizeMatrices,
+    afterStep: (params) => normalizeMatrices(params),
+  };
+}
+
+export const ngptMatrices = (params: ParamTable): Param[] => [...params.values()].filter((p) => modelAxis(p.name) !== undefined);
