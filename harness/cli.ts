@@ -88,7 +88,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('preset', { type: 'string', describe: `model preset: ${Object.keys(MODEL_PRESETS).join(' | ')} (override: unofficial)` })
           .option('lr', { type: 'number', describe: 'peak learning rate (min lr scales with it)' })
           .option('threads', { type: 'number', describe: 'wasm threads (default: all cores)' })
-          .option('out', { type: 'string', describe: 'results directory (default: results/ in the project)' })
+          .option('out', { type: 'string', describe: 'results directory (default: $SPEEDRUN_RESULTS, else ./results)' })
           .option('mllog', { type: 'boolean', default: false, describe: 'also print :::MLLOG lines to stdout' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress bar' }),
       async (args) => {

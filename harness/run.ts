@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { useBackend, type BackendInfo, type BackendRequest } from './backends/index.ts';
 import { DEFAULT_TRAIN, MODEL_PRESETS, validateRunConfig, type ModelPresetName, type RunConfig } from './config.ts';
 import type { TokenData } from './data/tokens.ts';
-import { codeHash, describeEnvironment, PROJECT_ROOT, type Environment } from './environment.ts';
+import { codeHash, describeEnvironment, type Environment } from './environment.ts';
 import { UserError } from './errors.ts';
 import { EventLog } from './events.ts';
 import { composeRecipes, type ComposedRecipes } from './recipe.ts';
@@ -81,7 +81,10 @@ export interface RunRecord {
   eventLog: string;
 }
 
-export const DEFAULT_RESULTS_DIR = path.join(PROJECT_ROOT, 'results');
+/** Where runs go unless --out says otherwise: $SPEEDRUN_RESULTS, else ./results in the working directory. */
+export function defaultResultsDir(): string {
+  return path.resolve(process.env.SPEEDRUN_RESULTS ?? 'results');
+}
 
 function isPreset(name: string): name is ModelPresetName {
   return Object.hasOwn(MODEL_PRESETS, name);
@@ -173,7 +176,7 @@ export interface RunHooks {
 
 export async function executeRun(plan: RunPlan, request: Pick<RunRequest, 'outDir' | 'mllog'>, hooks: RunHooks = {}): Promise<RunRecord> {
   const wallStart = performance.now();
-  const runDir = path.join(request.outDir ?? DEFAULT_RESULTS_DIR, 'runs', plan.runId);
+  const runDir = path.join(request.outDir ?? defaultResultsDir(), 'runs', plan.runId);
   fs.mkdirSync(runDir, { recursive: true });
   const events = new EventLog(path.join(runDir, 'events.jsonl'), request.mllog ?? false);
   events.emit('POINT_IN_TIME', 'submission_benchmark', trackId(plan.track), {
