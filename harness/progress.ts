@@ -29,6 +29,7 @@ export function progressObserver(plan: RunPlan, stream: NodeJS.WriteStream = pro
   return {
     observer: {
       onStep: (s, last) => bar.update(s.step, { loss: fmt(s.trainLoss), val: fmt(last.valLoss), tps: Math.round(last.tokensPerSec) }),
+      onEvalStart: () => bar.update({ val: 'evaluating…' }),
       onEval: (e) => bar.update({ val: fmt(e.valLoss) }),
     },
     stop: () => bar.stop(),

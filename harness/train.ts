@@ -57,6 +57,7 @@ export interface TrainOutcome {
 
 export interface TrainObserver {
   onStep?(point: StepPoint, last: { valLoss: number | null; tokensPerSec: number }): void;
+  onEvalStart?(step: number): void;
   onEval?(point: EvalPoint): void;
 }
 
@@ -162,6 +163,7 @@ export async function train(input: TrainInput): Promise<TrainOutcome> {
   let lastVal: number | null = null;
 
   const runEval = (): EvalPoint => {
+    observer?.onEvalStart?.(step);
     const start = performance.now();
     const valLoss = evaluate(model, valBatches);
     evalMs += performance.now() - start;
