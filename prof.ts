@@ -6,13 +6,13 @@ import { engineFor } from './harness/ops.ts';
 import { BatchSampler } from './harness/data/tokens.ts';
 import { trainStep } from './harness/train.ts';
 const backend = process.env.B ?? 'wasm';
-const plan = await resolveRun({ recipe: 'baseline', track: 'brown-char', backend: backend as any, seed: 0, threads: Number(process.env.T ?? 2) });
+const plan = await resolveRun({ recipe: process.env.R ?? 'baseline', track: 'brown-char', backend: backend as any, seed: 0, threads: Number(process.env.T ?? 2) });
 const model = new GPT(plan.config.model, plan.recipes.parts(defaultParts), engineFor(plan.backend.tfjsBackend), 0);
 const opt = plan.recipes.optimizer(model.params, plan.config.train);
 const s = new BatchSampler(plan.data.train, 12, 64, 0);
 for (let i = 0; i < 3; i++) trainStep(model, opt, () => s.next(), plan.config, 1, () => {});
 const t0 = performance.now(); const N = Number(process.env.N ?? 10);
-for (let i = 0; i < N; i++) trainStep(model, opt, () => s.next(), plan.config, 1, () => {});
+for (let i = 0; i < N; i++) trainStep(model, opt, () => s.next(), plan.config, 1, () => plan.recipes.afterStep(model.params, i));
 console.log('ms/step', ((performance.now() - t0) / N).toFixed(1), 'tensors', tf.memory().numTensors);
 if (process.env.PROF) {
   const prof = await tf.profile(() => { trainStep(model, opt, () => s.next(), plan.config, 1, () => {}); });

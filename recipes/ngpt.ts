@@ -18,9 +18,12 @@ import { blockParam, type ModelContext, type Param, type ParamSpec, type ParamTa
 import type { Recipe } from '../harness/recipe.ts';
 import { applyRotary, rotaryTables } from './rotary.ts';
 
-/** Unit vectors along `axis` (no epsilon, as the reference: a zero vector is an error, not a silent NaN source). */
+/**
+ * Unit vectors along `axis`: x·rsqrt(Σx²). No epsilon, as in the reference (a zero vector has no direction).
+ * Written with square/sum/rsqrt because tf.norm goes through Pow and Abs, which are slow on wasm.
+ */
 export function unitNorm<T extends tf.Tensor>(x: T, axis = -1): T {
-  return tf.div(x, tf.norm(x, 'euclidean', axis, true)) as T;
+  return tf.mul(x, tf.rsqrt(tf.sum(tf.square(x), axis, true))) as T;
 }
 
 /** A learnable vector under the scale trick: stored starting at `scale`, used as stored·(init/scale). */
