@@ -11,10 +11,10 @@ import type { ModelConfig } from './config.ts';
 import {
   causalMask,
   crossEntropy,
-  gelu,
   layerNorm,
   makeCausalAttention,
   makeEmbedding,
+  makeGeluMlp,
   makeLinear,
   type AttentionFn,
   type Engine,
@@ -53,6 +53,8 @@ export interface ModelContext {
   seqLen: number;
   ops: {
     linear(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D;
+    /** GELU(x·wFc)·wProj fused into one op (lower memory peak). */
+    geluMlp(x: tf.Tensor2D, wFc: tf.Tensor2D, wProj: tf.Tensor2D): tf.Tensor2D;
     embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D;
     attention: AttentionFn;
   };
@@ -127,8 +129,8 @@ export const defaultParts: GPTParts = {
   residual: (x, branch) => tf.add(x, branch),
 
   mlp(x, layer, ctx) {
-    const hidden = gelu(ctx.ops.linear(x, ctx.param(blockParam(layer, 'mlp.c_fc.weight')) as tf.Tensor2D)); // [B·T, 4C]
-    return ctx.ops.linear(hidden, ctx.param(blockParam(layer, 'mlp.c_proj.weight')) as tf.Tensor2D);
+    // GELU(x·W_fc)·W_proj, hidden [B·T, 4C]
+    return ctx.ops.geluMlp(x, ctx.param(blockParam(layer, 'mlp.c_fc.weight')) as tf.Tensor2D, ctx.param(blockParam(layer, 'mlp.c_proj.weight')) as tf.Tensor2D);
   },
 
   logits(h, ctx) {
@@ -178,6 +180,7 @@ export class GPT {
     this.mask = causalMask(cfg.blockSize);
     this.ops = {
       linear: makeLinear(engine),
+      geluMlp: makeGeluMlp(engine),
       embedding: makeEmbedding(engine),
       attention: makeCausalAttention(engine, this.mask),
     };

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../harness/backends/index.ts';
 import { defaultParts, GPT } from '../harness/model.ts';
-import { causalMask, crossEntropy, engineFor, gelu, layerNorm, makeCausalAttention, makeEmbedding, makeLinear } from '../harness/ops.ts';
+import { causalMask, crossEntropy, engineFor, gelu, layerNorm, makeCausalAttention, makeEmbedding, makeGeluMlp, makeLinear } from '../harness/ops.ts';
 
 function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {
   const x = a.dataSync();
@@ -35,6 +35,9 @@ test('custom backward passes match autodiff', async () => {
     const x = tf.randomNormal([6, 8], 0, 1, 'float32', 1);
     const w = tf.randomNormal([8, 5], 0, 1, 'float32', 2);
     checkGrads('linear', (a, b) => makeLinear(engine)(a as tf.Tensor2D, b as tf.Tensor2D), (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D), [x, w]);
+    const wProj = tf.randomNormal([5, 8], 0, 1, 'float32', 12);
+    const geluRef = (a: tf.Tensor) => tf.mul(tf.mul(a, 0.5), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(a, tf.mul(0.044715, tf.pow(a, 3)))))));
+    checkGrads('gelu mlp', (a, b, c) => makeGeluMlp(engine)(a as tf.Tensor2D, b as tf.Tensor2D, c as tf.Tensor2D), (a, b, c) => tf.matMul(geluRef(tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D)) as tf.Tensor2D, c as tf.Tensor2D), [x, w, wProj]);
     const table = tf.randomNormal([7, 4], 0, 1, 'float32', 3);
     const ids = tf.tensor1d([0, 3, 3, 6, 1, 0], 'int32');
     const embedding = makeEmbedding(engine);
