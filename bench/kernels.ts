@@ -2,13 +2,14 @@
 import { Bench } from 'tinybench';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend, type BackendRequest } from '../harness/backends/index.ts';
-import { causalMask, crossEntropy, engineFor, gelu, layerNorm, makeCausalAttention, makeLinear } from '../harness/ops.ts';
+import { causalMask, crossEntropy, engineFor, layerNorm, makeCausalAttention, makeGeluMlp, makeLinear } from '../harness/ops.ts';
 
 const backend = await useBackend((process.argv[2] ?? 'wasm') as BackendRequest);
 const engine = engineFor(backend.tfjsBackend);
 const [B, T, C, H, V] = [12, 64, 128, 4, 85];
 const N = B * T;
 const linear = makeLinear(engine);
+const geluMlp = makeGeluMlp(engine);
 const attention = makeCausalAttention(engine, causalMask(T));
 const rand = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
 const x = rand([N, C], 1);
@@ -29,7 +30,7 @@ const cases: [string, () => tf.Tensor | tf.Tensor[], number][] = [
   ['attention fwd [12,64,4,32]', () => attention(q, k, v, 0.17), 2 * 2 * B * H * T * T * (C / H)],
   ['attention fwd+bwd', () => tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(attention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, 0.17)))([q, k, v]), 3 * 2 * 2 * B * H * T * T * (C / H)],
   ['layer norm fwd+bwd [768,128]', () => tf.grads((a: tf.Tensor, g: tf.Tensor) => tf.sum(layerNorm(a as tf.Tensor2D, g as tf.Tensor1D)))([x, gain]), 0],
-  ['gelu fwd+bwd [768,512]', () => tf.grad((a: tf.Tensor) => tf.sum(gelu(a as tf.Tensor2D)))(hidden), 0],
+  ['GELU MLP fwd+bwd 768x128x512x128', () => tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(geluMlp(a as tf.Tensor2D, b as tf.Tensor2D, c as tf.Tensor2D)))([x, wFc, wProj]), 3 * 2 * 2 * N * C * 4 * C],
   ['cross-entropy fwd+bwd [768,85]', () => tf.grad((l: tf.Tensor) => crossEntropy(l as tf.Tensor2D, targets))(logits), 0],
 ];
 

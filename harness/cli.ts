@@ -114,26 +114,30 @@ export async function main(argv: string[]): Promise<number> {
     .command('list', 'show recipes, tracks, presets and the backends that load here', {}, () => {
       exitCode = listCommand();
     })
-    .command(
-      'data prepare',
-      'tokenize text files with GPT-2 BPE into modded-nanogpt .bin shards',
-      (y) =>
-        y
-          .option('input', { alias: 'i', type: 'string', array: true, demandOption: true, describe: 'UTF-8 text file(s)' })
-          .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output directory' })
-          .option('name', { type: 'string', default: 'data', describe: 'shard name prefix' })
-          .option('val-fraction', { type: 'number', default: 0.1 })
-          .option('shard-tokens', { type: 'number', default: 100_000_000 }),
-      (args) => {
-        const result = prepareShards({
-          inputs: args.input,
-          outDir: args.out,
-          name: args.name,
-          valFraction: args['val-fraction'],
-          shardTokens: args['shard-tokens'],
-        });
-        process.stdout.write(`wrote ${result.files.length} shard(s): ${result.trainTokens} train + ${result.valTokens} val tokens\n${result.files.join('\n')}\n`);
-      },
+    .command('data', 'data tools: `data prepare` writes GPT-2 BPE .bin shards from text', (data) =>
+      data
+        .command(
+          'prepare',
+          'tokenize text files with GPT-2 BPE into modded-nanogpt .bin shards',
+          (y) =>
+            y
+              .option('input', { alias: 'i', type: 'string', array: true, demandOption: true, describe: 'UTF-8 text file(s)' })
+              .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output directory' })
+              .option('name', { type: 'string', default: 'data', describe: 'shard name prefix' })
+              .option('val-fraction', { type: 'number', default: 0.1 })
+              .option('shard-tokens', { type: 'number', default: 100_000_000 }),
+          (args) => {
+            const result = prepareShards({
+              inputs: args.input,
+              outDir: args.out,
+              name: args.name,
+              valFraction: args['val-fraction'],
+              shardTokens: args['shard-tokens'],
+            });
+            process.stdout.write(`wrote ${result.files.length} shard(s): ${result.trainTokens} train + ${result.valTokens} val tokens\n${result.files.join('\n')}\n`);
+          },
+        )
+        .demandCommand(1, 'choose a data command: prepare'),
     )
     .strict()
     .help()

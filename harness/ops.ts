@@ -145,7 +145,10 @@ export const layerNorm = customOp((x: tf.Tensor, gain: tf.Tensor) => {
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 
-/** s = σ(2u), u = √(2/π)(a + 0.044715 a³): GELU(a) = a·s (the tanh approximation, via wasm's faster sigmoid). */
+/**
+ * GELU, tanh approximation (GPT-2's): 0.5·a·(1 + tanh(u)), u = √(2/π)(a + 0.044715 a³), computed as the identical
+ * a·σ(2u) because wasm's sigmoid is ~5x faster than its tanh. This is the gate s = σ(2u); GELU(a) = a·s.
+ */
 function geluGate(a: tf.Tensor): tf.Tensor {
   return tf.sigmoid(tf.mul(tf.mul(a, tf.add(tf.mul(tf.square(a), 0.044715), 1)), 2 * GELU_C));
 }
@@ -155,19 +158,6 @@ function geluSlope(a: tf.Tensor, s: tf.Tensor): tf.Tensor {
   const dTwoU = tf.mul(tf.add(tf.mul(tf.square(a), 3 * 0.044715), 1), 2 * GELU_C);
   return tf.add(s, tf.mul(tf.mul(a, tf.mul(s, tf.sub(1, s))), dTwoU));
 }
-
-/**
- * GELU, tanh approximation (GPT-2's): 0.5·x·(1 + tanh(u)), u = √(2/π)(x + 0.044715 x³), computed as the
- * identical x·σ(2u) because wasm's sigmoid is ~5x faster than its tanh.
- */
-export const gelu = customOp((x: tf.Tensor) => {
-  const s = geluGate(x);
-  return {
-    saved: [x, s],
-    value: tf.mul(x, s),
-    gradFunc: (dy: tf.Tensor, [xs, ss]: tf.Tensor[]) => [tf.mul(dy, geluSlope(xs!, ss!))],
-  };
-}) as (x: tf.Tensor2D) => tf.Tensor2D;
 
 /**
  * The GELU MLP as one op: GELU(x·W_fc)·W_proj. One tape entry instead of three: TF.js keeps the gradient of every

@@ -50,6 +50,20 @@ test('bad inputs are one clear line and exit 2', () => {
   expectUserError(['--preset', 'huge'], /unknown preset 'huge'/);
   expectUserError(['--recipe', 'baseline,baseline'], /listed twice/);
   expectUserError(['--no-such-flag'], /Unknown argument/);
+  expectUserError(['data'], /choose a data command: prepare/);
+  expectUserError(['data', 'prepare', '--input', path.join(dir, 'missing.txt'), '--out', dir], /text file not found/);
+});
+
+test('data prepare writes shards that a shards: track then trains on', () => {
+  const dir = tempDir();
+  const input = path.join(dir, 'in.txt');
+  fs.writeFileSync(input, 'The quick brown fox jumps over the lazy dog. '.repeat(300));
+  const prepared = runCli(['data', 'prepare', '--input', input, '--out', path.join(dir, 'shards'), '--name', 'fox']);
+  assert.equal(prepared.status, 0, prepared.stderr);
+  assert.match(prepared.stdout, /wrote 2 shard\(s\)/);
+  const run = runCli(['--track', `shards:${path.join(dir, 'shards')}`, '--preset', 'micro', '--backend', 'wasm', '--steps', '3', '--out', dir, '-q']);
+  assert.equal(run.status, 3, run.stderr); // 3 steps cannot reach 3.28 with GPT-2's 50,257-token vocabulary
+  assert.match(run.stderr, /track\s+shards:.* \(unofficial/);
 });
 
 test('list shows recipes, tracks and backends', () => {
