@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { blockParam, type ModelContext, type Param, type ParamSpec, type ParamTable } from '../harness/model.ts';
 import type { Recipe } from '../harness/recipe.ts';
-import { applyRotary, rotaryTables } from './rotary.ts';
+import { applyRotary, rotaryTablesFor } from './rotary.ts';
 
 /**
  * Unit vectors along `axis`: x·rsqrt(Σx²). No epsilon, as in the reference (a zero vector has no direction).
@@ -91,17 +91,7 @@ function ngptParams(C: number, V: number, nLayer: number): ParamSpec[] {
 }
 
 export function ngptRecipe(): Recipe {
-  const tables = new Map<string, [tf.Tensor3D, tf.Tensor3D]>();
-  const rotary = (ctx: ModelContext): [tf.Tensor3D, tf.Tensor3D] => {
-    const hs = ctx.cfg.nEmbd / ctx.cfg.nHead;
-    const key = `${ctx.seqLen}x${hs}`;
-    let table = tables.get(key);
-    if (!table) {
-      table = rotaryTables(ctx.seqLen, hs).map((t) => tf.keep(t)) as [tf.Tensor3D, tf.Tensor3D];
-      tables.set(key, table);
-    }
-    return table;
-  };
+  const rotary = rotaryTablesFor();
   return {
     name: 'ngpt',
     description: 'normalized Transformer: unit-norm hidden states and matrices, eigen learning rates, no LayerNorm',

@@ -5,6 +5,7 @@
  * modded-nanogpt's second record on ("tuned LR + rotary", 1.43x).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { ModelContext } from '../harness/model.ts';
 import type { Recipe } from '../harness/recipe.ts';
 
 /** cos and sin tables [T, 1, hs/2] for positions 0..T−1. */
@@ -28,8 +29,23 @@ export function applyRotary(x: tf.Tensor4D, cos: tf.Tensor3D, sin: tf.Tensor3D):
   return tf.concat([tf.sub(tf.mul(x1!, cos), tf.mul(x2!, sin)), tf.add(tf.mul(x1!, sin), tf.mul(x2!, cos))], 3) as tf.Tensor4D;
 }
 
-export function rotaryRecipe(): Recipe {
+/** Per-run cache of the cos/sin tables for the context's sequence length and head size. */
+export function rotaryTablesFor(): (ctx: ModelContext) => [tf.Tensor3D, tf.Tensor3D] {
   const tables = new Map<string, [tf.Tensor3D, tf.Tensor3D]>();
+  return (ctx) => {
+    const hs = ctx.cfg.nEmbd / ctx.cfg.nHead;
+    const key = `${ctx.seqLen}x${hs}`;
+    let table = tables.get(key);
+    if (!table) {
+      table = rotaryTables(ctx.seqLen, hs).map((t) => tf.keep(t)) as [tf.Tensor3D, tf.Tensor3D];
+      tables.set(key, table);
+    }
+    return table;
+  };
+}
+
+export function rotaryRecipe(): Recipe {
+  const tablesFor = rotaryTablesFor();
   return {
     name: 'rotary',
     description: 'rotary position embeddings on queries and keys instead of learned absolute positions',
@@ -40,14 +56,8 @@ export function rotaryRecipe(): Recipe {
       embed: (ids, ctx) => ctx.ops.embedding(ctx.param('wte') as tf.Tensor2D, ids),
       queryKey(q, k, layer, ctx) {
         const [q0, k0] = parts.queryKey(q, k, layer, ctx);
-        const hs = ctx.cfg.nEmbd / ctx.cfg.nHead;
-        const key = `${ctx.seqLen}x${hs}`;
-        let table = tables.get(key);
-        if (!table) {
-          table = rotaryTables(ctx.seqLen, hs).map((t) => tf.keep(t)) as [tf.Tensor3D, tf.Tensor3D];
-          tables.set(key, table);
-        }
-        return [applyRotary(q0, ...table), applyRotary(k0, ...table)];
+        const [cos, sin] = tablesFor(ctx);
+        return [applyRotary(q0, cos, sin), applyRotary(k0, cos, sin)];
       },
     }),
   };
