@@ -4,7 +4,6 @@
  * `composeRecipes` below is the one place that decides how several recipes combine: hooks run in the order the
  * user listed the recipes (`--recipe a,b,c`), each transform receiving what the previous ones produced.
  */
-import type * as tf from '@tensorflow/tfjs-core';
 import type { BackendInfo } from './backends/index.ts';
 import type { RunConfig, TrainConfig } from './config.ts';
 import { UserError } from './errors.ts';
@@ -85,4 +84,3 @@ export function composeRecipes(recipes: Recipe[]): ComposedRecipes {
 }
 
 export type { Optimizer, OptimizerFactory, LrSchedule };
-export type TensorMap = Record<string, tf.Tensor>;
