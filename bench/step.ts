@@ -9,8 +9,8 @@ import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-const [backend = 'wasm', stepsArg = '30'] = process.argv.slice(2);
-const plan = await resolveRun({ recipe: 'baseline', track: 'brown-char', backend: backend as BackendRequest, seed: 0, steps: Number(stepsArg), target: 0.01 });
+const [backend = 'wasm', stepsArg = '30', accumArg = '1'] = process.argv.slice(2);
+const plan = await resolveRun({ recipe: 'baseline', track: 'brown-char', backend: backend as BackendRequest, seed: 0, steps: Number(stepsArg), target: 0.01, gradAccum: Number(accumArg) });
 plan.config.train.evalTokens = plan.config.train.batchSize * plan.config.model.blockSize; // one eval batch
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'speedrun-bench-'));
 const record = await executeRun(plan, { outDir: out });
@@ -19,10 +19,11 @@ const stepMs = readEventLog(record.eventLog)
   .map((e) => (e.metadata as { step_ms: number }).step_ms)
   .sort((a, b) => a - b);
 const median = stepMs[Math.floor(stepMs.length / 2)]!;
-const tokensPerStep = plan.config.train.batchSize * plan.config.model.blockSize;
+const tokensPerStep = plan.config.train.batchSize * plan.config.train.gradAccumSteps * plan.config.model.blockSize;
 process.stdout.write(
   `${JSON.stringify({
     backend: record.backend,
+    gradAccum: plan.config.train.gradAccumSteps,
     steps: stepMs.length,
     medianStepMs: median,
     tokensPerSec: (tokensPerStep / median) * 1000,

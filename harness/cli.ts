@@ -88,6 +88,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('preset', { type: 'string', describe: `model preset: ${Object.keys(MODEL_PRESETS).join(' | ')} (override: unofficial)` })
           .option('lr', { type: 'number', describe: 'peak learning rate (min lr scales with it)' })
           .option('threads', { type: 'number', describe: 'wasm threads (default: all cores)' })
+          .option('grad-accum', { type: 'number', describe: 'split each batch into N micro-batches (same global batch, less memory)' })
           .option('out', { type: 'string', describe: 'results directory (default: $SPEEDRUN_RESULTS, else ./results)' })
           .option('mllog', { type: 'boolean', default: false, describe: 'also print :::MLLOG lines to stdout' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress bar' }),
@@ -104,6 +105,7 @@ export async function main(argv: string[]): Promise<number> {
             preset: args.preset,
             lr: args.lr,
             threads: args.threads,
+            gradAccum: args['grad-accum'],
             outDir: args.out,
             mllog: args.mllog,
           },

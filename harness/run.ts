@@ -30,6 +30,8 @@ export interface RunRequest {
   steps?: number;
   maxTimeSec?: number;
   lr?: number;
+  /** Split each step's batch into this many micro-batches (same global batch, less memory). */
+  gradAccum?: number;
   outDir?: string;
   mllog?: boolean;
 }
@@ -101,6 +103,7 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
   checkNumber('target', request.target, (v) => v > 0, 'a positive loss');
   checkNumber('lr', request.lr, (v) => v > 0, 'a positive number');
   checkNumber('threads', request.threads, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
+  checkNumber('grad-accum', request.gradAccum, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
   const recipes = composeRecipes(resolveRecipes(request.recipe));
   const track = resolveTrack(request.track);
   if (request.preset !== undefined && !isPreset(request.preset)) {
@@ -131,11 +134,17 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
   };
   const tuned = recipes.config(base);
   const lr = request.lr ?? tuned.train.lr;
+  const accum = request.gradAccum ?? 1;
+  const globalBatch = tuned.train.batchSize * tuned.train.gradAccumSteps;
+  if (globalBatch % accum !== 0) {
+    throw new UserError(`--grad-accum ${accum} does not divide the batch of ${globalBatch} sequences`);
+  }
   const config = validateRunConfig({
     model: tuned.model,
     train: {
       ...tuned.train,
       lr,
+      ...(request.gradAccum !== undefined ? { batchSize: globalBatch / accum, gradAccumSteps: accum } : {}),
       minLr: request.lr !== undefined ? (tuned.train.minLr / tuned.train.lr) * lr : tuned.train.minLr,
       target: request.target ?? tuned.train.target,
       maxSteps: request.steps ?? tuned.train.maxSteps,
