@@ -127,7 +127,7 @@ export async function train(input: TrainInput): Promise<TrainOutcome> {
   const engine = engineFor(backend.tfjsBackend);
   const model = new GPT(modelCfg, recipes.parts(defaultParts), engine, trainCfg.seed);
   recipes.onInit(model.params);
-    // Evaluate in training-sized batches: wasm's heap never shrinks, so a bigger eval batch would set the peak.
+  // Evaluate in training-sized batches: wasm's heap never shrinks, so a bigger eval batch would set the peak.
   const valBatches = evalBatches(data.val, trainCfg.evalTokens, modelCfg.blockSize, trainCfg.batchSize);
   const tokensPerStep = trainCfg.batchSize * modelCfg.blockSize * trainCfg.gradAccumSteps;
   const schedule = recipes.lrSchedule(trainCfg);
