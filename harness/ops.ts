@@ -198,24 +198,31 @@ export type AttentionFn = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale
  * block-diagonal 2-D formulation were both measured slower (README, "What was tried").
  */
 export function makeCausalAttention(engine: Engine, mask: tf.Tensor2D): AttentionFn {
-  const attend = customOp((qi: tf.Tensor, ki: tf.Tensor, vi: tf.Tensor, scaleT: tf.Tensor) => {
-    const scale = scaleT.dataSync()[0]!;
-    const seqLen = qi.shape[2]!;
-    const m = seqLen === mask.shape[0] ? mask : tf.slice(mask, [0, 0], [seqLen, seqLen]);
-    const probs = tf.softmax(tf.add(tf.mul(matMulBT(engine, qi, ki), scale), m)); // [B, H, T, T]
-    return {
-      saved: [qi, ki, vi, probs],
-      value: tf.matMul(probs, vi),
-      gradFunc: (dOut: tf.Tensor, [qs, ks, vs, p]: tf.Tensor[]) => {
-        const dProbs = matMulBT(engine, dOut, vs!);
-        const dScaled = tf.mul(tf.mul(p!, tf.sub(dProbs, tf.sum(tf.mul(dProbs, p!), -1, true))), scale);
-        return [tf.matMul(dScaled, ks!), matMulAT(engine, dScaled, qs!), matMulAT(engine, p!, dOut), tf.zerosLike(scaleT)];
-      },
-    };
-  });
+  // A custom op's inputs must be tensors, so the scale (fixed per model) is closed over: one op per scale.
+  const ops = new Map<number, (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor>();
+  const attendAt = (scale: number) => {
+    let attend = ops.get(scale);
+    if (!attend) {
+      attend = customOp((qi: tf.Tensor, ki: tf.Tensor, vi: tf.Tensor) => {
+        const seqLen = qi.shape[2]!;
+        const m = seqLen === mask.shape[0] ? mask : tf.slice(mask, [0, 0], [seqLen, seqLen]);
+        const probs = tf.softmax(tf.add(tf.mul(matMulBT(engine, qi, ki), scale), m)); // [B, H, T, T]
+        return {
+          saved: [qi, ki, vi, probs],
+          value: tf.matMul(probs, vi),
+          gradFunc: (dOut: tf.Tensor, [qs, ks, vs, p]: tf.Tensor[]) => {
+            const dProbs = matMulBT(engine, dOut, vs!);
+            const dScaled = tf.mul(tf.mul(p!, tf.sub(dProbs, tf.sum(tf.mul(dProbs, p!), -1, true))), scale);
+            return [tf.matMul(dScaled, ks!), matMulAT(engine, dScaled, qs!), matMulAT(engine, p!, dOut)];
+          },
+        };
+      });
+      ops.set(scale, attend);
+    }
+    return attend;
+  };
   const toHeads = (x: tf.Tensor4D) => tf.transpose(x, [0, 2, 1, 3]); // [B, T, H, hs] <-> [B, H, T, hs]
-  return (q, k, v, scale) =>
-    tf.transpose(attend(toHeads(q), toHeads(k), toHeads(v), tf.scalar(scale)), [0, 2, 1, 3]) as tf.Tensor4D;
+  return (q, k, v, scale) => tf.transpose(attendAt(scale)(toHeads(q), toHeads(k), toHeads(v)), [0, 2, 1, 3]) as tf.Tensor4D;
 }
 
 /** Mean cross-entropy of logits [N, V] against int32 targets [N], with the fused (softmax − onehot)/N gradient. */
