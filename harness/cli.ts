@@ -5,10 +5,17 @@
 import yargs from 'yargs';
 import { BACKEND_NAMES, describeBackends, type BackendRequest } from './backends/index.ts';
 import { MODEL_PRESETS } from './config.ts';
-import { EXIT, UserError } from './errors.ts';
+import { CI_EXIT, EXIT, UserError } from './errors.ts';
 import { prepareShards } from './data/prepare.ts';
-import { executeRun, resolveRun, type RunRecord, type RunRequest } from './run.ts';
-import { formatSummary, progressObserver } from './progress.ts';
+import { defaultResultsDir, executeRun, resolveRun, type RunRecord, type RunRequest } from './run.ts';
+import { formatSeedsSummary, formatSummary, progressObserver } from './progress.ts';
+import { ciBenchmarkJson, ciMarkdown, DEFAULT_CI_RUNS, runCi } from './ci.ts';
+import { DEFAULT_DECISION } from './regression.ts';
+import { readBundle, verifyBundle, type RunBundle } from './store/bundle.ts';
+import { defaultDatabasePath, ResultsStore } from './store/database.ts';
+import { judgeSubmission } from './submit.ts';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { BUILTIN_TRACKS, trackId } from './tracks.ts';
 import { RECIPE_FACTORIES } from '../recipes/index.ts';
 
@@ -19,7 +26,11 @@ export const STATUS_EXIT: Record<RunRecord['status'], number> = {
   aborted: EXIT.aborted,
 };
 
-async function runCommand(request: RunRequest, quiet: boolean): Promise<number> {
+function openStore(dbFlag: string | undefined, outDir: string | undefined): ResultsStore {
+  return ResultsStore.open(dbFlag ?? defaultDatabasePath(outDir ?? defaultResultsDir()));
+}
+
+async function runOne(request: RunRequest, quiet: boolean, store: ResultsStore): Promise<RunRecord> {
   const plan = await resolveRun(request);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   log(
@@ -37,13 +48,124 @@ async function runCommand(request: RunRequest, quiet: boolean): Promise<number> 
   const progress = quiet ? undefined : progressObserver(plan);
   let record: RunRecord;
   try {
-    record = await executeRun(plan, request, { observer: progress?.observer, signal: controller.signal });
+    record = await executeRun(plan, request, { observer: progress?.observer, signal: controller.signal, store });
   } finally {
     progress?.stop();
     process.off('SIGINT', onSigint);
   }
   process.stderr.write(`\n${formatSummary(record)}\n`);
-  return STATUS_EXIT[record.status];
+  return record;
+}
+
+/** One run, or `--seeds N` runs (seed, seed+1, ...) followed by their statistics. */
+async function runCommand(request: RunRequest, seeds: number, quiet: boolean, dbFlag: string | undefined): Promise<number> {
+  if (!Number.isInteger(seeds) || seeds < 1) throw new UserError(`--seeds must be a positive integer, got ${seeds}`);
+  const store = openStore(dbFlag, request.outDir);
+  try {
+    const records: RunRecord[] = [];
+    for (let i = 0; i < seeds; i++) {
+      const record = await runOne({ ...request, seed: request.seed + i }, quiet, store);
+      records.push(record);
+      if (record.status === 'aborted') break;
+    }
+    if (records.length > 1) process.stderr.write(`\n${formatSeedsSummary(records)}\n`);
+    const failed = records.find((r) => r.status !== 'success');
+    return STATUS_EXIT[failed?.status ?? 'success'];
+  } finally {
+    store.close();
+  }
+}
+
+/** Run ids (looked up in the database) or bundle paths -> verified bundles. */
+function loadBundles(specs: string[], store: ResultsStore): { file: string; bundle: RunBundle }[] {
+  return specs.map((spec) => {
+    let file = spec;
+    if (!fs.existsSync(spec)) {
+      const run = store.run(spec);
+      if (!run) throw new UserError(`'${spec}' is neither a bundle file nor a run id in ${store.file}`);
+      if (!run.bundlePath) throw new UserError(`run ${spec} has no bundle (status ${run.status}); only finished runs can be submitted`);
+      file = run.bundlePath;
+    }
+    return { file, bundle: readBundle(file) };
+  });
+}
+
+function verifyCommand(files: string[]): number {
+  let invalid = 0;
+  for (const file of files) {
+    const verdict = verifyBundle(readBundle(file));
+    if (verdict.status === 'valid') process.stdout.write(`valid    ${file}\n`);
+    else {
+      invalid++;
+      process.stdout.write(`INVALID  ${file}: ${verdict.problems.join('; ')}\n`);
+    }
+  }
+  return invalid === 0 ? EXIT.success : EXIT.rejected;
+}
+
+function importCommand(files: string[], store: ResultsStore): number {
+  const counts = { added: 0, unchanged: 0, replaced: 0 };
+  const expanded = files.flatMap((f) => (fs.statSync(f, { throwIfNoEntry: false })?.isDirectory() ? fs.readdirSync(f).filter((n) => n.endsWith('.json')).map((n) => path.join(f, n)) : [f]));
+  for (const file of expanded) {
+    const bundle = readBundle(file);
+    const verdict = verifyBundle(bundle);
+    if (verdict.status === 'invalid') throw new UserError(`${file} does not verify (${verdict.problems[0]}); nothing after it was imported`);
+    counts[store.importBundle(bundle, file)]++;
+  }
+  process.stdout.write(`imported into ${store.file}: ${counts.added} added, ${counts.replaced} completed, ${counts.unchanged} already there\n`);
+  return EXIT.success;
+}
+
+function runsCommand(store: ResultsStore, filter: { track?: string; recipe?: string }, json: boolean): number {
+  const runs = store.runs({ trackId: filter.track, recipes: filter.recipe });
+  if (json) {
+    process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
+    return EXIT.success;
+  }
+  const s = (ms: number | null) => (ms === null ? '-' : (ms / 1000).toFixed(1));
+  process.stdout.write(`${['run', 'status', 'recipes', 'seed', 'time to target (s)', 'steps', 'final val'].join('\t')}\n`);
+  for (const r of runs) {
+    process.stdout.write(`${[r.id, r.status, r.recipes, r.seed, s(r.timeToTargetMs), r.stepsToTarget ?? r.steps ?? '-', r.finalValLoss?.toFixed(4) ?? '-'].join('\t')}\n`);
+  }
+  return EXIT.success;
+}
+
+function submitCommand(specs: string[], description: string, contributors: string[], minRuns: number | undefined, store: ResultsStore): number {
+  if (description.trim().length === 0) throw new UserError('--description must say what the record changes');
+  const loaded = loadBundles(specs, store);
+  if (loaded.length === 0) throw new UserError('submit needs the runs (ids or bundle files) that make the record');
+  const runs = loaded.map((l) => l.bundle.run);
+  const bundleProblems = Object.fromEntries(loaded.map(({ bundle }) => {
+    const v = verifyBundle(bundle);
+    return [bundle.run.runId, v.status === 'valid' ? [] : v.problems];
+  }));
+  for (const { file, bundle } of loaded) if (!store.run(bundle.run.runId)?.bundlePath) store.importBundle(bundle, file);
+  const first = runs[0]!;
+  const current = store.currentRecord(first.track.id, first.hardware.hardwareClass);
+  const currentRecord = current && {
+    id: current.id,
+    recipes: current.recipes,
+    timesMs: current.runIds.map((id) => store.run(id)?.timeToTargetMs).filter((t): t is number => typeof t === 'number'),
+  };
+  const ids = new Set(runs.map((r) => r.runId));
+  const configKey = (c: RunRecord['config']) => JSON.stringify({ ...c, train: { ...c.train, seed: 0 } });
+  const referenceSteps = store
+    .runs({ trackId: first.track.id, recipes: first.recipes.join(','), status: 'success' })
+    .filter((r) => !ids.has(r.id) && r.official && r.stepsToTarget !== null && configKey(r.config) === configKey(first.config))
+    .map((r) => r.stepsToTarget!);
+  const decision = judgeSubmission({ runs, bundleProblems, description, contributors, currentRecord, referenceSteps, minRuns });
+  const recordId = store.addSubmission(
+    { trackId: first.track.id, recipes: first.recipes.join(','), description, contributors, runIds: [...ids], status: decision.status, checks: decision.checks },
+    decision.status === 'accepted' ? decision.record : undefined,
+  );
+  for (const c of decision.checks) process.stdout.write(`${c.status === 'pass' ? 'pass' : c.status === 'skip' ? 'skip' : 'FAIL'}  ${c.rule.padEnd(15)} ${c.detail}\n`);
+  if (decision.status === 'accepted') {
+    process.stdout.write(`accepted: record #${recordId} on ${first.track.id} (${first.hardware.hardwareClass}), time to target ${(decision.record.timeToTargetMs / 1000).toFixed(1)} s\n`);
+    return EXIT.success;
+  }
+  const failed = decision.checks.filter((c) => c.status === 'fail').map((c) => c.rule);
+  process.stderr.write(`speedrun: submission refused: ${failed.join(', ')} failed\n`);
+  return EXIT.rejected;
 }
 
 function listCommand(): number {
@@ -90,6 +212,8 @@ export async function main(argv: string[]): Promise<number> {
           .option('threads', { type: 'number', describe: 'wasm threads (default: all cores)' })
           .option('grad-accum', { type: 'number', describe: 'split each batch into N micro-batches (same global batch, less memory)' })
           .option('out', { type: 'string', describe: 'results directory (default: $SPEEDRUN_RESULTS, else ./results)' })
+          .option('seeds', { type: 'number', default: 1, describe: 'run N seeds (seed, seed+1, ...) and print their statistics' })
+          .option('db', { type: 'string', describe: 'results database (default: $SPEEDRUN_DB, else <out>/speedrun.db)' })
           .option('mllog', { type: 'boolean', default: false, describe: 'also print :::MLLOG lines to stdout' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress bar' }),
       async (args) => {
@@ -109,8 +233,119 @@ export async function main(argv: string[]): Promise<number> {
             outDir: args.out,
             mllog: args.mllog,
           },
+          args.seeds,
           args.quiet,
+          args.db,
         );
+      },
+    )
+    .command(
+      'runs',
+      'list the runs in the results database',
+      (y) =>
+        y
+          .option('track', { type: 'string', describe: 'only this track id (name@version)' })
+          .option('recipe', { type: 'string', describe: 'only this recipe set (a,b,c)' })
+          .option('json', { type: 'boolean', default: false })
+          .option('db', { type: 'string' })
+          .option('out', { type: 'string' }),
+      (args) => {
+        const store = openStore(args.db, args.out);
+        try {
+          exitCode = runsCommand(store, { track: args.track, recipe: args.recipe }, args.json);
+        } finally {
+          store.close();
+        }
+      },
+    )
+    .command(
+      'import <bundles..>',
+      'verify run bundles (files or directories) and merge them into the results database',
+      (y) => y.positional('bundles', { type: 'string', array: true, demandOption: true }).option('db', { type: 'string' }).option('out', { type: 'string' }),
+      (args) => {
+        const store = openStore(args.db, args.out);
+        try {
+          exitCode = importCommand(args.bundles, store);
+        } finally {
+          store.close();
+        }
+      },
+    )
+    .command(
+      'verify <bundles..>',
+      'check run bundles offline: checksum, code hash, and every number against the event log',
+      (y) => y.positional('bundles', { type: 'string', array: true, demandOption: true }),
+      (args) => {
+        exitCode = verifyCommand(args.bundles);
+      },
+    )
+    .command(
+      'submit <runs..>',
+      'turn runs (ids or bundle files) into a record, if they meet the rules',
+      (y) =>
+        y
+          .positional('runs', { type: 'string', array: true, demandOption: true })
+          .option('description', { alias: 'm', type: 'string', demandOption: true, describe: 'what the record changes' })
+          .option('contributors', { type: 'string', default: '', describe: 'comma-separated names' })
+          .option('min-runs', { type: 'number', describe: 'runs required (default 5)' })
+          .option('db', { type: 'string' })
+          .option('out', { type: 'string' }),
+      (args) => {
+        const store = openStore(args.db, args.out);
+        try {
+          const contributors = args.contributors.split(',').map((c) => c.trim()).filter((c) => c.length > 0);
+          exitCode = submitCommand(args.runs, args.description, contributors, args['min-runs'], store);
+        } finally {
+          store.close();
+        }
+      },
+    )
+    .command(
+      'ci',
+      'regression check: candidate (this checkout) vs baseline (git ref or bundles), interleaved; exit 0 ok, 1 regression, 2 error',
+      (y) =>
+        y
+          .option('recipe', { alias: 'r', type: 'string', default: 'baseline' })
+          .option('track', { alias: 't', type: 'string', default: 'brown-char' })
+          .option('backend', { alias: 'b', type: 'string', default: 'auto' })
+          .option('baseline', { type: 'string', demandOption: true, describe: 'git ref (e.g. origin/main) or bundle files/directories, comma-separated' })
+          .option('runs', { type: 'number', default: DEFAULT_CI_RUNS, describe: 'runs per side (seeds first-seed, first-seed+1, ...)' })
+          .option('first-seed', { type: 'number', default: 0 })
+          .option('metric', { choices: ['time', 'steps'] as const, default: 'time' as const, describe: 'what decides: time to target, or steps to target (noise-free)' })
+          .option('alpha', { type: 'number', default: DEFAULT_DECISION.alpha, describe: 'significance of the one-sided test' })
+          .option('min-effect', { type: 'number', default: DEFAULT_DECISION.minEffect, describe: 'smallest slowdown that counts (0.05 = 5 %)' })
+          .option('run-args', { type: 'string', default: '', describe: 'extra `speedrun run` flags for both sides, written --run-args="--steps 200"' })
+          .option('out', { type: 'string', describe: 'where the runs go (default <results>/ci/<timestamp>)' })
+          .option('markdown', { type: 'string', describe: 'also write the Markdown summary here' })
+          .option('json', { type: 'string', describe: 'write the full report as JSON here' })
+          .option('benchmark-json', { type: 'string', describe: "write github-action-benchmark's customSmallerIsBetter JSON here" }),
+      (args) => {
+        try {
+          const report = runCi({
+            recipe: args.recipe,
+            track: args.track,
+            backend: args.backend,
+            baseline: args.baseline,
+            runs: args.runs,
+            firstSeed: args['first-seed'],
+            metric: args.metric,
+            decision: { alpha: args.alpha, minEffect: args['min-effect'] },
+            runArgs: args['run-args'].split(/\s+/).filter((a) => a.length > 0),
+            outDir: path.resolve(args.out ?? path.join(defaultResultsDir(), 'ci', new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, ''))),
+            log: (line) => process.stderr.write(`ci: ${line}\n`),
+          });
+          const markdown = ciMarkdown(report);
+          process.stdout.write(markdown);
+          if (args.markdown) fs.writeFileSync(args.markdown, markdown);
+          if (process.env.GITHUB_STEP_SUMMARY) fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, markdown);
+          if (args.json) fs.writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
+          if (args['benchmark-json']) fs.writeFileSync(args['benchmark-json'], `${JSON.stringify(ciBenchmarkJson(report), null, 2)}\n`);
+          exitCode = report.verdict === 'regression' ? CI_EXIT.regression : CI_EXIT.noRegression;
+        } catch (error) {
+          // ci's contract: 2 for every error, bugs included (1 means "regression" to a CI system).
+          process.stderr.write(`speedrun ci: ${error instanceof UserError ? error.message : (error as Error).stack}\n`);
+          exitCode = CI_EXIT.error;
+        }
       },
     )
     .command('list', 'show recipes, tracks, presets and the backends that load here', {}, () => {
@@ -143,7 +378,7 @@ export async function main(argv: string[]): Promise<number> {
     )
     .strict()
     .help()
-    .epilogue('Exit codes: 0 target reached, 2 bad input, 3 target not reached within the budget, 4 diverged, 130 interrupted.')
+    .epilogue('Exit codes: 0 target reached, 2 bad input, 3 target not reached within the budget, 4 diverged, 5 submission refused or bundle invalid, 130 interrupted; `ci`: 0 no regression, 1 regression, 2 error.')
     .exitProcess(false)
     .fail((message, error) => {
       throw error ?? new UserError(message);

@@ -32,22 +32,31 @@ export function describeEnvironment(): Environment {
   };
 }
 
-/** sha256 over harness/ and recipes/ sources (path + content, sorted): what a record's code hash checks. */
-export function codeHash(): string {
-  const hash = createHash('sha256');
-  const files: string[] = [];
+/** The sources a code hash covers: every .ts file under harness/ and recipes/, by path relative to the project. */
+export function codeFiles(root = PROJECT_ROOT): Record<string, string> {
+  const files: Record<string, string> = {};
   const walk = (dir: string) => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(full);
-      else if (entry.name.endsWith('.ts')) files.push(full);
+      else if (entry.name.endsWith('.ts')) files[path.relative(root, full).split(path.sep).join('/')] = fs.readFileSync(full, 'utf8');
     }
   };
-  for (const dir of ['harness', 'recipes']) walk(path.join(PROJECT_ROOT, dir));
-  for (const file of files.sort()) {
-    hash.update(path.relative(PROJECT_ROOT, file));
+  for (const dir of ['harness', 'recipes']) walk(path.join(root, dir));
+  return files;
+}
+
+/** sha256 over (path, content) pairs sorted by path: what a record's code hash checks. */
+export function hashCodeFiles(files: Record<string, string>): string {
+  const hash = createHash('sha256');
+  for (const file of Object.keys(files).sort()) {
+    hash.update(file);
     hash.update('\0');
-    hash.update(fs.readFileSync(file));
+    hash.update(files[file]!);
   }
   return hash.digest('hex');
+}
+
+export function codeHash(): string {
+  return hashCodeFiles(codeFiles());
 }

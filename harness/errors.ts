@@ -13,5 +13,14 @@ export const EXIT = {
   badInput: 2,
   targetNotReached: 3,
   diverged: 4,
+  /** `submit` refused the runs, or `verify` found an edited bundle. */
+  rejected: 5,
   aborted: 130,
+} as const;
+
+/** Exit codes of `speedrun ci`, the convention CI systems act on. */
+export const CI_EXIT = {
+  noRegression: 0,
+  regression: 1,
+  error: 2,
 } as const;

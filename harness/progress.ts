@@ -1,6 +1,8 @@
 /** What the user watches: a progress bar on a terminal (cli-progress), one line per evaluation otherwise. */
 import cliProgress from 'cli-progress';
 import type { RunPlan, RunRecord } from './run.ts';
+import { mean, oneSampleTTest, summarizeTimes } from './stats.ts';
+import { RULES } from './submit.ts';
 import type { TrainObserver } from './train.ts';
 
 const fmt = (v: number | null | undefined, digits = 4): string => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
@@ -52,7 +54,28 @@ export function formatSummary(record: RunRecord): string {
     ['backend', `${record.backend.name} (${record.backend.package} ${record.backend.version}, ${record.backend.threads} thread${record.backend.threads === 1 ? '' : 's'})`],
     ['peak memory', `${record.peakRssMiB.toFixed(0)} MiB resident`],
     ['run', record.eventLog.replace(/events\.jsonl$/, '')],
+    ['bundle', record.bundle],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+}
+
+/** What `--seeds N` prints after the last seed: the statistics a record would be judged on. */
+export function formatSeedsSummary(records: RunRecord[]): string {
+  const reached = records.filter((r) => r.timeToTargetMs !== null);
+  const lines = [`${records.length} seeds (${records.map((r) => r.config.train.seed).join(', ')}): ${reached.length} reached the target ${records[0]?.track.target}`];
+  if (reached.length > 0) {
+    const t = summarizeTimes(reached.map((r) => r.timeToTargetMs!));
+    const steps = reached.map((r) => r.stepsToTarget!);
+    lines.push(
+      `time to target  ${(t.meanMs / 1000).toFixed(1)} ± ${(t.stdMs / 1000).toFixed(1)} s (mean ± std; olympic mean ${(t.olympicMeanMs / 1000).toFixed(1)} s, median ${(t.medianMs / 1000).toFixed(1)} s)`,
+      `steps to target ${mean(steps).toFixed(0)} (min ${Math.min(...steps)}, max ${Math.max(...steps)})`,
+    );
+  }
+  const losses = records.map((r) => r.finalValLoss).filter((l): l is number => l !== null && Number.isFinite(l));
+  if (losses.length >= 2 && losses.length === records.length) {
+    const { pValue } = oneSampleTTest(losses, records[0]!.track.target, 'less');
+    lines.push(`final val loss  ${mean(losses).toFixed(4)}: one-sided t-test below the target p = ${pValue.toPrecision(3)} (a record needs p < ${RULES.targetAlpha})`);
+  }
+  return lines.join('\n');
 }

@@ -10,9 +10,12 @@ import { randomBytes } from 'node:crypto';
 import { useBackend, type BackendInfo, type BackendRequest } from './backends/index.ts';
 import { DEFAULT_TRAIN, MODEL_PRESETS, validateRunConfig, type ModelPresetName, type RunConfig } from './config.ts';
 import type { TokenData } from './data/tokens.ts';
-import { codeHash, describeEnvironment, type Environment } from './environment.ts';
+import { codeFiles, describeEnvironment, hashCodeFiles, type Environment } from './environment.ts';
 import { UserError } from './errors.ts';
-import { EventLog } from './events.ts';
+import { EventLog, readEventLog } from './events.ts';
+import { describeHardware, type HardwareFingerprint } from './hardware.ts';
+import { createBundle, writeBundle } from './store/bundle.ts';
+import type { ResultsStore } from './store/database.ts';
 import { composeRecipes, type ComposedRecipes } from './recipe.ts';
 import { resolveTrack, trackId, type Track } from './tracks.ts';
 import { train, type EvalPoint, type RunStatus, type TrainObserver } from './train.ts';
@@ -50,7 +53,7 @@ export interface RunPlan {
 
 /** Everything a finished (or interrupted) run leaves behind: the content of run.json. */
 export interface RunRecord {
-  schema: 1;
+  schema: 2;
   runId: string;
   status: RunStatus;
   reason: string;
@@ -61,6 +64,7 @@ export interface RunRecord {
   config: RunConfig;
   backend: BackendInfo;
   environment: Environment;
+  hardware: HardwareFingerprint;
   codeHash: string;
   trainTimeMs: number;
   timeToTargetMs: number | null;
@@ -81,6 +85,8 @@ export interface RunRecord {
   optimizer: string;
   evals: EvalPoint[];
   eventLog: string;
+  /** The immutable run bundle (results/bundles/<runId>.json). */
+  bundle: string;
 }
 
 /** Where runs go unless --out says otherwise: $SPEEDRUN_RESULTS, else ./results in the working directory. */
@@ -178,6 +184,8 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
 
 export interface RunHooks {
   observer?: TrainObserver;
+  /** The results database: the run's row exists from its start and evaluation points land as measured. */
+  store?: ResultsStore;
   signal?: AbortSignal;
   /** Called with the run directory before training starts. */
   onStart?(plan: RunPlan, runDir: string): void;
@@ -185,18 +193,44 @@ export interface RunHooks {
 
 export async function executeRun(plan: RunPlan, request: Pick<RunRequest, 'outDir' | 'mllog'>, hooks: RunHooks = {}): Promise<RunRecord> {
   const wallStart = performance.now();
-  const runDir = path.join(request.outDir ?? defaultResultsDir(), 'runs', plan.runId);
+  const resultsDir = request.outDir ?? defaultResultsDir();
+  const runDir = path.join(resultsDir, 'runs', plan.runId);
+  const bundlePath = path.join(resultsDir, 'bundles', `${plan.runId}.json`);
   fs.mkdirSync(runDir, { recursive: true });
+  const files = codeFiles();
+  const codeHash = hashCodeFiles(files);
+  const environment = describeEnvironment();
+  const hardware = await describeHardware();
+  const track: RunRecord['track'] = {
+    id: trackId(plan.track),
+    name: plan.track.name,
+    version: plan.track.version,
+    dataHash: plan.data.dataHash,
+    target: plan.config.train.target,
+    official: plan.official,
+    overrides: plan.overrides,
+  };
+  const { store } = hooks;
+  store?.startRun({ runId: plan.runId, track, recipes: plan.recipes.names, config: plan.config, backend: plan.backend, environment, hardware, codeHash });
+
   const events = new EventLog(path.join(runDir, 'events.jsonl'), request.mllog ?? false);
-  events.emit('POINT_IN_TIME', 'submission_benchmark', trackId(plan.track), {
+  events.emit('POINT_IN_TIME', 'submission_benchmark', track.id, {
     data_hash: plan.data.dataHash,
     official: plan.official,
     overrides: plan.overrides,
   });
   events.emit('POINT_IN_TIME', 'recipes', plan.recipes.names, { notes: plan.notes });
   events.emit('POINT_IN_TIME', 'backend', plan.backend);
+  events.emit('POINT_IN_TIME', 'hardware', hardware);
   events.emit('POINT_IN_TIME', 'seed', plan.config.train.seed);
   hooks.onStart?.(plan, runDir);
+  const observer: TrainObserver = {
+    ...hooks.observer,
+    onEval(point) {
+      store?.addEval(plan.runId, point);
+      hooks.observer?.onEval?.(point);
+    },
+  };
   let outcome;
   try {
     outcome = await train({
@@ -205,34 +239,30 @@ export async function executeRun(plan: RunPlan, request: Pick<RunRequest, 'outDi
       recipes: plan.recipes,
       backend: plan.backend,
       events,
-      observer: hooks.observer,
+      observer,
       signal: hooks.signal,
     });
+  } catch (error) {
+    store?.abandonRun(plan.runId, `crashed: ${(error as Error).message}`);
+    throw error;
   } finally {
     events.close();
   }
   const wallTimeMs = performance.now() - wallStart;
   const record: RunRecord = {
-    schema: 1,
+    schema: 2,
     runId: plan.runId,
     status: outcome.status,
     reason: outcome.reason,
     createdAt: new Date().toISOString(),
-    track: {
-      id: trackId(plan.track),
-      name: plan.track.name,
-      version: plan.track.version,
-      dataHash: plan.data.dataHash,
-      target: plan.config.train.target,
-      official: plan.official,
-      overrides: plan.overrides,
-    },
+    track,
     recipes: plan.recipes.names,
     notes: plan.notes,
     config: plan.config,
     backend: plan.backend,
-    environment: describeEnvironment(),
-    codeHash: codeHash(),
+    environment,
+    hardware,
+    codeHash,
     trainTimeMs: outcome.trainTimeMs,
     timeToTargetMs: outcome.timeToTargetMs,
     wallTimeMs,
@@ -252,7 +282,11 @@ export async function executeRun(plan: RunPlan, request: Pick<RunRequest, 'outDi
     optimizer: outcome.optimizer,
     evals: outcome.evals,
     eventLog: path.join(runDir, 'events.jsonl'),
+    bundle: bundlePath,
   };
   fs.writeFileSync(path.join(runDir, 'run.json'), `${JSON.stringify(record, null, 2)}\n`);
+  const bundle = createBundle(record, readEventLog(record.eventLog), files);
+  writeBundle(bundle, bundlePath);
+  store?.finishRun(record, { path: bundlePath, checksum: bundle.checksum });
   return record;
 }

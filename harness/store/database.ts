@@ -1,0 +1,389 @@
+/**
+ * The results database (SQLite through better-sqlite3): every run from its first second, its evaluation points,
+ * submissions and records.
+ *
+ * No lost data: WAL mode with a busy timeout (several `speedrun` processes can write at once; each write is one
+ * short transaction), a run's row is inserted as `running` before training starts and evaluation points land as
+ * they are measured, and a `running` row whose process is gone (killed hard) is marked `aborted` the next time
+ * anyone opens the database.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { UserError } from '../errors.ts';
+import type { HardwareFingerprint } from '../hardware.ts';
+import type { RunRecord } from '../run.ts';
+import type { EvalPoint } from '../train.ts';
+import type { RunBundle } from './bundle.ts';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
+
+export type StoredStatus = RunRecord['status'] | 'running';
+
+/** A run as the database holds it (numbers are null while it is running or when never reached). */
+export interface StoredRun {
+  id: string;
+  status: StoredStatus;
+  reason: string;
+  trackId: string;
+  trackName: string;
+  trackVersion: number;
+  dataHash: string;
+  target: number;
+  official: boolean;
+  recipes: string;
+  config: RunRecord['config'];
+  seed: number;
+  backend: string;
+  codeHash: string;
+  hardwareClass: string;
+  host: string;
+  startedAt: string;
+  finishedAt: string | null;
+  trainTimeMs: number | null;
+  timeToTargetMs: number | null;
+  wallTimeMs: number | null;
+  steps: number | null;
+  tokens: number | null;
+  stepsToTarget: number | null;
+  tokensToTarget: number | null;
+  finalValLoss: number | null;
+  tokensPerSec: number | null;
+  bundlePath: string | null;
+}
+
+/** What is known when a run starts. */
+export interface RunStart {
+  runId: string;
+  track: RunRecord['track'];
+  recipes: string[];
+  config: RunRecord['config'];
+  backend: RunRecord['backend'];
+  environment: RunRecord['environment'];
+  hardware: HardwareFingerprint;
+  codeHash: string;
+}
+
+export interface StoredRecord {
+  id: number;
+  submissionId: number;
+  createdAt: string;
+  trackId: string;
+  hardwareClass: string;
+  recipes: string;
+  description: string;
+  contributors: string[];
+  codeHash: string;
+  backend: string;
+  runs: number;
+  timeToTargetMs: number;
+  timeToTargetStdMs: number;
+  olympicMeanMs: number;
+  stepsToTarget: number;
+  tokensToTarget: number;
+  pValue: number;
+  runIds: string[];
+}
+
+export interface NewSubmission {
+  trackId: string;
+  recipes: string;
+  description: string;
+  contributors: string[];
+  runIds: string[];
+  status: 'accepted' | 'refused';
+  checks: unknown;
+}
+
+export type NewRecord = Omit<StoredRecord, 'id' | 'submissionId' | 'createdAt'>;
+
+/** Default database: $SPEEDRUN_DB, else speedrun.db in the results directory. */
+export function defaultDatabasePath(resultsDir: string): string {
+  return path.resolve(process.env.SPEEDRUN_DB ?? path.join(resultsDir, 'speedrun.db'));
+}
+
+type Row = Record<string, unknown>;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function toRun(r: Row): StoredRun {
+  return {
+    id: r.id as string,
+    status: r.status as StoredStatus,
+    reason: r.reason as string,
+    trackId: r.track_id as string,
+    trackName: r.track_name as string,
+    trackVersion: r.track_version as number,
+    dataHash: r.data_hash as string,
+    target: r.target as number,
+    official: r.official === 1,
+    recipes: r.recipes as string,
+    config: JSON.parse(r.config as string) as RunRecord['config'],
+    seed: r.seed as number,
+    backend: r.backend as string,
+    codeHash: r.code_hash as string,
+    hardwareClass: r.hardware_class as string,
+    host: r.host as string,
+    startedAt: r.started_at as string,
+    finishedAt: r.finished_at as string | null,
+    trainTimeMs: r.train_time_ms as number | null,
+    timeToTargetMs: r.time_to_target_ms as number | null,
+    wallTimeMs: r.wall_time_ms as number | null,
+    steps: r.steps as number | null,
+    tokens: r.tokens as number | null,
+    stepsToTarget: r.steps_to_target as number | null,
+    tokensToTarget: r.tokens_to_target as number | null,
+    finalValLoss: r.final_val_loss as number | null,
+    tokensPerSec: r.tokens_per_sec as number | null,
+    bundlePath: r.bundle_path as string | null,
+  };
+}
+
+function toRecord(r: Row, runIds: string[]): StoredRecord {
+  return {
+    id: r.id as number,
+    submissionId: r.submission_id as number,
+    createdAt: r.created_at as string,
+    trackId: r.track_id as string,
+    hardwareClass: r.hardware_class as string,
+    recipes: r.recipes as string,
+    description: r.description as string,
+    contributors: JSON.parse(r.contributors as string) as string[],
+    codeHash: r.code_hash as string,
+    backend: r.backend as string,
+    runs: r.runs as number,
+    timeToTargetMs: r.time_to_target_ms as number,
+    timeToTargetStdMs: r.time_to_target_std_ms as number,
+    olympicMeanMs: r.olympic_mean_ms as number,
+    stepsToTarget: r.steps_to_target as number,
+    tokensToTarget: r.tokens_to_target as number,
+    pValue: r.p_value as number,
+    runIds,
+  };
+}
+
+export class ResultsStore {
+  readonly db: Database.Database;
+
+  private constructor(readonly file: string, maxVersion: number) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    try {
+      this.db = new Database(file, { timeout: 30_000 }); // busy timeout: wait for other writers, never fail
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('foreign_keys = ON');
+      this.migrate(maxVersion);
+    } catch (error) {
+      if (error instanceof UserError) throw error;
+      if (error instanceof Database.SqliteError) throw new UserError(`results database ${file}: ${error.message}`);
+      throw error;
+    }
+  }
+
+  /** Opens (creating and migrating) a database; `maxVersion` exists so tests can build an older one. */
+  static open(file: string, options: { maxVersion?: number; reconcile?: boolean } = {}): ResultsStore {
+    const store = new ResultsStore(path.resolve(file), options.maxVersion ?? SCHEMA_VERSION);
+    if (options.reconcile ?? true) store.reconcileAbandoned();
+    return store;
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  private migrate(maxVersion: number): void {
+    // IMMEDIATE: two processes opening a fresh database at once must not both apply migration 1.
+    this.db.transaction(() => {
+      const current = this.schemaVersion;
+      if (current > SCHEMA_VERSION) {
+        throw new UserError(`results database ${this.file} has schema version ${current}, newer than this speedrun (${SCHEMA_VERSION}): upgrade speedrun`);
+      }
+      for (const m of MIGRATIONS) {
+        if (m.version > current && m.version <= maxVersion) {
+          this.db.exec(m.sql);
+          this.db.pragma(`user_version = ${m.version}`);
+        }
+      }
+    }).immediate();
+  }
+
+  /** Runs left `running` by a process that no longer exists on this host were killed: mark them aborted. */
+  reconcileAbandoned(): number {
+    const host = os.hostname();
+    const rows = this.db.prepare("SELECT id, pid FROM runs WHERE status = 'running' AND host = ?").all(host) as { id: string; pid: number }[];
+    const dead = rows.filter((r) => r.pid !== process.pid && !isAlive(r.pid));
+    const mark = this.db.prepare(
+      "UPDATE runs SET status = 'aborted', reason = ?, finished_at = ? WHERE id = ? AND status = 'running'",
+    );
+    for (const r of dead) mark.run(`process ${r.pid} ended without finishing the run (killed)`, new Date().toISOString(), r.id);
+    return dead.length;
+  }
+
+  startRun(start: RunStart): void {
+    this.db
+      .prepare(
+        `INSERT INTO runs (id, status, track_id, track_name, track_version, data_hash, target, official, recipes, config, seed,
+           backend, backend_info, environment, code_hash, host, pid, started_at, hardware, hardware_class)
+         VALUES (@id, 'running', @trackId, @trackName, @trackVersion, @dataHash, @target, @official, @recipes, @config, @seed,
+           @backend, @backendInfo, @environment, @codeHash, @host, @pid, @startedAt, @hardware, @hardwareClass)`,
+      )
+      .run({
+        id: start.runId,
+        trackId: start.track.id,
+        trackName: start.track.name,
+        trackVersion: start.track.version,
+        dataHash: start.track.dataHash,
+        target: start.track.target,
+        official: start.track.official ? 1 : 0,
+        recipes: start.recipes.join(','),
+        config: JSON.stringify(start.config),
+        seed: start.config.train.seed,
+        backend: start.backend.name,
+        backendInfo: JSON.stringify(start.backend),
+        environment: JSON.stringify(start.environment),
+        codeHash: start.codeHash,
+        host: os.hostname(),
+        pid: process.pid,
+        startedAt: new Date().toISOString(),
+        hardware: JSON.stringify(start.hardware),
+        hardwareClass: start.hardware.hardwareClass,
+      });
+  }
+
+  /** A run that ended in a crash (a bug): keep its row and points, say why. */
+  abandonRun(runId: string, reason: string): void {
+    this.db.prepare("UPDATE runs SET status = 'aborted', reason = ?, finished_at = ? WHERE id = ? AND status = 'running'").run(reason, new Date().toISOString(), runId);
+  }
+
+  addEval(runId: string, point: EvalPoint): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO eval_points (run_id, step, tokens, train_time_ms, val_loss) VALUES (?, ?, ?, ?, ?)')
+      .run(runId, point.step, point.tokens, point.trainTimeMs, point.valLoss);
+  }
+
+  /** Fills in a run's outcome (and its bundle); inserts the row first when it came from elsewhere (import). */
+  finishRun(record: RunRecord, bundle?: { path: string; checksum: string }): void {
+    const write = this.db.transaction(() => {
+      const exists = this.db.prepare('SELECT 1 FROM runs WHERE id = ?').get(record.runId) !== undefined;
+      if (!exists) {
+        this.startRun({ ...record, hardware: record.hardware });
+        this.db.prepare('UPDATE runs SET host = ?, pid = 0, started_at = ? WHERE id = ?').run(record.environment.hostname, record.createdAt, record.runId);
+      }
+      this.db
+        .prepare(
+          `UPDATE runs SET status = @status, reason = @reason, finished_at = @finishedAt, train_time_ms = @trainTimeMs,
+             time_to_target_ms = @timeToTargetMs, wall_time_ms = @wallTimeMs, steps = @steps, tokens = @tokens,
+             steps_to_target = @stepsToTarget, tokens_to_target = @tokensToTarget, final_val_loss = @finalValLoss,
+             best_val_loss = @bestValLoss, tokens_per_sec = @tokensPerSec, peak_rss_mib = @peakRssMiB,
+             bundle_path = @bundlePath, bundle_checksum = @bundleChecksum
+           WHERE id = @runId`,
+        )
+        .run({
+          runId: record.runId,
+          status: record.status,
+          reason: record.reason,
+          finishedAt: record.createdAt,
+          trainTimeMs: record.trainTimeMs,
+          timeToTargetMs: record.timeToTargetMs,
+          wallTimeMs: record.wallTimeMs,
+          steps: record.steps,
+          tokens: record.tokens,
+          stepsToTarget: record.stepsToTarget,
+          tokensToTarget: record.tokensToTarget,
+          finalValLoss: record.finalValLoss,
+          bestValLoss: record.bestValLoss,
+          tokensPerSec: record.tokensPerSec,
+          peakRssMiB: record.peakRssMiB,
+          bundlePath: bundle?.path ?? null,
+          bundleChecksum: bundle?.checksum ?? null,
+        });
+      for (const point of record.evals) this.addEval(record.runId, point);
+    });
+    write.immediate();
+  }
+
+  /** Merges a bundle's run: added, or unchanged when the same bundle is already there. */
+  importBundle(bundle: RunBundle, bundlePath: string): 'added' | 'unchanged' | 'replaced' {
+    const existing = this.db.prepare('SELECT status, bundle_checksum FROM runs WHERE id = ?').get(bundle.run.runId) as
+      | { status: string; bundle_checksum: string | null }
+      | undefined;
+    if (existing?.bundle_checksum === bundle.checksum) return 'unchanged';
+    if (existing && existing.bundle_checksum !== null) {
+      throw new UserError(`run ${bundle.run.runId} is already in the database with a different bundle (${existing.bundle_checksum})`);
+    }
+    this.finishRun(bundle.run, { path: path.resolve(bundlePath), checksum: bundle.checksum });
+    return existing ? 'replaced' : 'added';
+  }
+
+  run(id: string): StoredRun | undefined {
+    const row = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as Row | undefined;
+    return row ? toRun(row) : undefined;
+  }
+
+  runs(filter: { trackId?: string; recipes?: string; status?: StoredStatus } = {}): StoredRun[] {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (filter.trackId) (where.push('track_id = ?'), values.push(filter.trackId));
+    if (filter.recipes) (where.push('recipes = ?'), values.push(filter.recipes));
+    if (filter.status) (where.push('status = ?'), values.push(filter.status));
+    const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at, id`;
+    return (this.db.prepare(sql).all(...values) as Row[]).map(toRun);
+  }
+
+  evals(runId: string): EvalPoint[] {
+    return (this.db.prepare('SELECT step, tokens, train_time_ms, val_loss FROM eval_points WHERE run_id = ? ORDER BY step').all(runId) as Row[]).map((r) => ({
+      step: r.step as number,
+      tokens: r.tokens as number,
+      trainTimeMs: r.train_time_ms as number,
+      valLoss: r.val_loss as number,
+    }));
+  }
+
+  /** Records, oldest first; of one track (and hardware class) when given. */
+  records(filter: { trackId?: string; hardwareClass?: string } = {}): StoredRecord[] {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (filter.trackId) (where.push('track_id = ?'), values.push(filter.trackId));
+    if (filter.hardwareClass) (where.push('hardware_class = ?'), values.push(filter.hardwareClass));
+    const rows = this.db.prepare(`SELECT * FROM records ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id`).all(...values) as Row[];
+    const runsOf = this.db.prepare('SELECT run_id FROM record_runs WHERE record_id = ? ORDER BY run_id');
+    return rows.map((r) => toRecord(r, (runsOf.all(r.id) as { run_id: string }[]).map((x) => x.run_id)));
+  }
+
+  /** The record to beat: the latest on this track and hardware class. */
+  currentRecord(trackId: string, hardwareClass: string): StoredRecord | undefined {
+    return this.records({ trackId, hardwareClass }).at(-1);
+  }
+
+  /** Stores a submission and, when accepted, its record; one transaction. Returns the record id if any. */
+  addSubmission(submission: NewSubmission, record?: NewRecord): number | undefined {
+    return this.db.transaction(() => {
+      const createdAt = new Date().toISOString();
+      const { lastInsertRowid: submissionId } = this.db
+        .prepare('INSERT INTO submissions (created_at, track_id, recipes, description, contributors, run_ids, status, checks) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(createdAt, submission.trackId, submission.recipes, submission.description, JSON.stringify(submission.contributors), JSON.stringify(submission.runIds), submission.status, JSON.stringify(submission.checks));
+      if (!record) return undefined;
+      const { lastInsertRowid: recordId } = this.db
+        .prepare(
+          `INSERT INTO records (submission_id, created_at, track_id, hardware_class, recipes, description, contributors, code_hash, backend,
+             runs, time_to_target_ms, time_to_target_std_ms, olympic_mean_ms, steps_to_target, tokens_to_target, p_value)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(submissionId, createdAt, record.trackId, record.hardwareClass, record.recipes, record.description, JSON.stringify(record.contributors), record.codeHash, record.backend,
+          record.runs, record.timeToTargetMs, record.timeToTargetStdMs, record.olympicMeanMs, record.stepsToTarget, record.tokensToTarget, record.pValue);
+      const link = this.db.prepare('INSERT INTO record_runs (record_id, run_id) VALUES (?, ?)');
+      for (const runId of record.runIds) link.run(recordId, runId);
+      return Number(recordId);
+    }).immediate();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

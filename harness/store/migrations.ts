@@ -1,0 +1,108 @@
+/**
+ * The results database's schema, as numbered migrations. SQLite's user_version holds the number applied;
+ * opening a database applies the missing ones in one transaction. Never edit a released migration: add one.
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'runs and their evaluation points',
+    sql: `
+      CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,            -- running | success | budget_exhausted | diverged | aborted
+        reason TEXT NOT NULL DEFAULT '',
+        track_id TEXT NOT NULL,          -- name@version
+        track_name TEXT NOT NULL,
+        track_version INTEGER NOT NULL,
+        data_hash TEXT NOT NULL,
+        target REAL NOT NULL,
+        official INTEGER NOT NULL,
+        recipes TEXT NOT NULL,           -- comma-joined, in composition order
+        config TEXT NOT NULL,            -- JSON RunConfig
+        seed INTEGER NOT NULL,
+        backend TEXT NOT NULL,
+        backend_info TEXT NOT NULL,      -- JSON BackendInfo
+        environment TEXT NOT NULL,       -- JSON Environment
+        code_hash TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        train_time_ms REAL,
+        time_to_target_ms REAL,
+        wall_time_ms REAL,
+        steps INTEGER,
+        tokens INTEGER,
+        steps_to_target INTEGER,
+        tokens_to_target INTEGER,
+        final_val_loss REAL,
+        best_val_loss REAL,
+        tokens_per_sec REAL,
+        peak_rss_mib REAL,
+        bundle_path TEXT,
+        bundle_checksum TEXT
+      );
+      CREATE TABLE eval_points (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        step INTEGER NOT NULL,
+        tokens INTEGER NOT NULL,
+        train_time_ms REAL NOT NULL,
+        val_loss REAL NOT NULL,
+        PRIMARY KEY (run_id, step)
+      );
+      CREATE INDEX runs_by_track_recipes ON runs(track_id, recipes);
+    `,
+  },
+  {
+    version: 2,
+    description: 'hardware fingerprint; records and submissions',
+    sql: `
+      ALTER TABLE runs ADD COLUMN hardware TEXT NOT NULL DEFAULT '{}';      -- JSON HardwareFingerprint
+      ALTER TABLE runs ADD COLUMN hardware_class TEXT NOT NULL DEFAULT 'unknown';
+      CREATE TABLE submissions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL,
+        track_id TEXT NOT NULL,
+        recipes TEXT NOT NULL,
+        description TEXT NOT NULL,
+        contributors TEXT NOT NULL,      -- JSON string[]
+        run_ids TEXT NOT NULL,           -- JSON string[]
+        status TEXT NOT NULL,            -- accepted | refused
+        checks TEXT NOT NULL             -- JSON RuleCheck[]
+      );
+      CREATE TABLE records (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        submission_id INTEGER NOT NULL REFERENCES submissions(id),
+        created_at TEXT NOT NULL,
+        track_id TEXT NOT NULL,
+        hardware_class TEXT NOT NULL,
+        recipes TEXT NOT NULL,
+        description TEXT NOT NULL,
+        contributors TEXT NOT NULL,
+        code_hash TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        runs INTEGER NOT NULL,
+        time_to_target_ms REAL NOT NULL,  -- mean over the record's runs
+        time_to_target_std_ms REAL NOT NULL,
+        olympic_mean_ms REAL NOT NULL,
+        steps_to_target REAL NOT NULL,
+        tokens_to_target REAL NOT NULL,
+        p_value REAL NOT NULL             -- one-sided t-test that the mean final val loss is below the target
+      );
+      CREATE TABLE record_runs (
+        record_id INTEGER NOT NULL REFERENCES records(id),
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        PRIMARY KEY (record_id, run_id)
+      );
+      CREATE INDEX records_by_track ON records(track_id, hardware_class, created_at);
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

@@ -1,0 +1,109 @@
+/**
+ * The results commands end to end through the CLI on wasm micro runs: --seeds, runs, verify, import, submit,
+ * and `ci`'s exit codes (0 no regression, 1 regression, 2 error).
+ */
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createBundle, readBundle, writeBundle } from '../harness/store/bundle.ts';
+import { fixtureTextFile, ROOT, runCli, tempDir } from './utils.ts';
+
+// A micro model on the fixture text reaches 2.8 within 100 steps from every seed.
+const OVERRIDES = '--preset micro --target 2.8 --steps 100';
+const MICRO = ['--backend', 'wasm', ...OVERRIDES.split(' ')];
+let track = '';
+let out = '';
+let bundles: string[] = [];
+
+before(() => {
+  track = `text:${fixtureTextFile()}`;
+  out = tempDir();
+  const result = runCli(['--track', track, ...MICRO, '--seeds', '3', '--out', out, '-q'], 240_000);
+  assert.equal(result.status, 0, result.stderr);
+  bundles = fs.readdirSync(path.join(out, 'bundles')).map((f) => path.join(out, 'bundles', f)).sort();
+});
+
+test('--seeds 3 runs three seeds into the database and prints their statistics', () => {
+  assert.equal(bundles.length, 3);
+  const listed = runCli(['runs', '--out', out, '--json']);
+  assert.equal(listed.status, 0, listed.stderr);
+  const runs = JSON.parse(listed.stdout) as { seed: number; status: string; stepsToTarget: number | null }[];
+  assert.deepEqual(runs.map((r) => r.seed).sort(), [0, 1, 2]);
+  assert.ok(runs.every((r) => r.status === 'success' && r.stepsToTarget! <= 100), JSON.stringify(runs));
+});
+
+test('verify accepts the bundles and rejects an edited one with exit 5', () => {
+  assert.equal(runCli(['verify', ...bundles]).status, 0);
+  const edited = path.join(tempDir(), 'edited.json');
+  fs.writeFileSync(edited, fs.readFileSync(bundles[0]!, 'utf8').replace(/"timeToTargetMs":([0-9.]+)/, '"timeToTargetMs":1'));
+  const result = runCli(['verify', edited]);
+  assert.equal(result.status, 5);
+  assert.match(result.stdout, /INVALID .*checksum/);
+});
+
+test('import merges bundles into another database, idempotently', () => {
+  const db = path.join(tempDir(), 'merged.db');
+  const first = runCli(['import', path.join(out, 'bundles'), '--db', db]);
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, /3 added/);
+  assert.match(runCli(['import', ...bundles, '--db', db]).stdout, /0 added, 0 completed, 3 already there/);
+});
+
+test('submit records a valid set once, then refuses the same runs as not faster than the record', () => {
+  // The micro runs are unofficial (overrides); make official copies the way a calibrated track's runs would be.
+  const dir = tempDir();
+  const official = bundles.map((file) => {
+    const { run, events, code } = readBundle(file);
+    const copy = path.join(dir, path.basename(file));
+    writeBundle(createBundle({ ...run, track: { ...run.track, official: true, overrides: [] } }, events, code.files), copy);
+    return copy;
+  });
+  const db = path.join(tempDir(), 'records.db');
+  const description = '<script>alert(1)</script> & friends';
+  const accepted = runCli(['submit', ...official, '--min-runs', '3', '-m', description, '--contributors', 'ada, alan', '--db', db]);
+  assert.equal(accepted.status, 0, accepted.stdout + accepted.stderr);
+  assert.match(accepted.stdout, /accepted: record #1/);
+  const again = runCli(['submit', ...official, '--min-runs', '3', '-m', 'again', '--db', db]);
+  assert.equal(again.status, 5);
+  assert.match(again.stdout, /FAIL\s+beats-record/);
+  assert.match(again.stderr, /submission refused: beats-record failed/);
+  const tooFew = runCli(['submit', ...official, '-m', 'five needed', '--db', db]);
+  assert.match(tooFew.stdout, /FAIL\s+enough-runs\s+3 finished runs \(at least 5 needed\)/);
+  assert.equal(runCli(['submit', 'no-such-run', '-m', 'x', '--db', db]).status, 2);
+});
+
+test('ci: a candidate that no longer reaches the target is a regression (exit 1) with Markdown and JSON reports', () => {
+  const dir = tempDir();
+  const result = runCli(
+    ['ci', '--baseline', path.join(out, 'bundles'), '--track', track, '--backend', 'wasm', '--runs', '2', '--metric', 'steps',
+      '--run-args=--preset micro --target 2.8 --steps 50 --lr 1e-6', '--out', path.join(dir, 'runs'),
+      '--json', path.join(dir, 'report.json'), '--benchmark-json', path.join(dir, 'bench.json'), '--markdown', path.join(dir, 'summary.md')],
+    240_000,
+  );
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(result.stdout, /speedrun ci: ❌ regression/);
+  const report = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8'));
+  assert.equal(report.verdict, 'regression');
+  assert.match(report.reason, /did not reach the target in 2 of 2 runs/);
+  const bench = JSON.parse(fs.readFileSync(path.join(dir, 'bench.json'), 'utf8')) as { name: string; unit: string }[];
+  assert.deepEqual(bench.map((b) => b.unit), ['s', 'steps']);
+  assert.equal(fs.readFileSync(path.join(dir, 'summary.md'), 'utf8'), result.stdout);
+});
+
+test('ci: the same code against git HEAD, interleaved with the same seeds, is no regression (exit 0)', (t) => {
+  if (!fs.existsSync(path.join(ROOT, '.git'))) return t.skip('not a git checkout');
+  const result = runCli(
+    ['ci', '--baseline', 'HEAD', '--track', track, '--backend', 'wasm', '--runs', '2', '--metric', 'steps', `--run-args=${OVERRIDES}`, '--out', tempDir()],
+    240_000,
+  );
+  assert.equal(result.status, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, /✅ no regression/);
+  assert.match(result.stdout, /interleaved with the same seeds/);
+});
+
+test('ci: a baseline that is neither a bundle nor a git ref is an error (exit 2)', () => {
+  const result = runCli(['ci', '--baseline', 'no-such-ref-or-file', '--runs', '2']);
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /neither an existing bundle path nor a git ref/);
+});
