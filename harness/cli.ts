@@ -14,6 +14,7 @@ import { DEFAULT_DECISION } from './regression.ts';
 import { readBundle, verifyBundle, type RunBundle } from './store/bundle.ts';
 import { defaultDatabasePath, ResultsStore } from './store/database.ts';
 import { judgeSubmission } from './submit.ts';
+import { recordTablesMarkdown, renderSite } from './leaderboard/render.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILTIN_TRACKS, trackId } from './tracks.ts';
@@ -345,6 +346,31 @@ export async function main(argv: string[]): Promise<number> {
           // ci's contract: 2 for every error, bugs included (1 means "regression" to a CI system).
           process.stderr.write(`speedrun ci: ${error instanceof UserError ? error.message : (error as Error).stack}\n`);
           exitCode = CI_EXIT.error;
+        }
+      },
+    )
+    .command(
+      'leaderboard',
+      'build the static leaderboard site from the results database (or print the record tables as Markdown)',
+      (y) =>
+        y
+          .option('out', { alias: 'o', type: 'string', describe: 'site directory (default <results>/site)' })
+          .option('format', { choices: ['html', 'md'] as const, default: 'html' as const, describe: 'html: the site; md: record tables to stdout' })
+          .option('db', { type: 'string' }),
+      async (args) => {
+        const store = openStore(args.db, undefined);
+        try {
+          if (args.format === 'md') {
+            process.stdout.write(recordTablesMarkdown(store));
+          } else {
+            const out = path.resolve(args.out ?? path.join(defaultResultsDir(), 'site'));
+            const started = performance.now();
+            const { pages, data } = await renderSite(store, out);
+            process.stdout.write(`wrote ${pages.length} pages (${data.tracks.length} tracks, ${data.records.length} records) to ${out} in ${((performance.now() - started) / 1000).toFixed(2)} s\nopen ${path.join(out, 'index.html')}\n`);
+          }
+          exitCode = EXIT.success;
+        } finally {
+          store.close();
         }
       },
     )

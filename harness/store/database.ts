@@ -326,6 +326,12 @@ export class ResultsStore {
     return row ? toRun(row) : undefined;
   }
 
+  /** The JSON details a run page shows: environment, hardware fingerprint, backend. */
+  runDetails(id: string): { environment: unknown; hardware: unknown; backend: unknown } | undefined {
+    const row = this.db.prepare('SELECT environment, hardware, backend_info FROM runs WHERE id = ?').get(id) as Record<string, string> | undefined;
+    return row && { environment: JSON.parse(row.environment!), hardware: JSON.parse(row.hardware!), backend: JSON.parse(row.backend_info!) };
+  }
+
   runs(filter: { trackId?: string; recipes?: string; status?: StoredStatus } = {}): StoredRun[] {
     const where: string[] = [];
     const values: unknown[] = [];

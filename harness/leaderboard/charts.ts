@@ -1,0 +1,113 @@
+/**
+ * The leaderboard's plots: Vega-Lite specs rendered to static SVG at build time (vega's headless renderer, no DOM,
+ * no canvas), so pages work from disk with no script and no CDN.
+ */
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { RecordView, TrackView } from './model.ts';
+
+const FONT = { font: 'system-ui, -apple-system, Segoe UI, sans-serif', labelFontSize: 11, titleFontSize: 12 };
+const CONFIG = { axis: FONT, legend: FONT, view: { stroke: null }, background: 'white' };
+
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile({ config: CONFIG, ...spec } as TopLevelSpec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** The speedrun's progress curve: time to target of each record against its date. */
+export function recordHistorySpec(track: TrackView): TopLevelSpec | null {
+  if (track.records.length === 0) return null;
+  const values = track.records.map((r) => ({
+    date: r.record.createdAt,
+    seconds: r.record.timeToTargetMs / 1000,
+    label: `#${r.number} ${r.record.recipes}`,
+    hardware: r.record.hardwareClass,
+  }));
+  return {
+    width: 560,
+    height: 220,
+    data: { values },
+    encoding: {
+      x: { field: 'date', type: 'temporal', title: 'date' },
+      y: { field: 'seconds', type: 'quantitative', title: 'time to target (s)', scale: { zero: true } },
+      color: { field: 'hardware', type: 'nominal', title: 'hardware', legend: { orient: 'bottom', labelLimit: 400 } },
+    },
+    layer: [
+      { mark: { type: 'line', interpolate: 'step-after', point: { size: 50, filled: true } } },
+      { mark: { type: 'text', align: 'left', dx: 6, dy: -8, fontSize: 10 }, encoding: { text: { field: 'label' } } },
+    ],
+  };
+}
+
+/** Recipe comparison: mean time to target with a ±1 std error bar, and steps to target beside it. */
+export function recipeComparisonSpec(track: TrackView): TopLevelSpec | null {
+  const values = track.recipes
+    .filter((r) => r.meanTimeMs !== null)
+    .map((r) => ({
+      recipes: r.recipes,
+      seconds: r.meanTimeMs! / 1000,
+      low: (r.meanTimeMs! - (r.stdTimeMs ?? 0)) / 1000,
+      high: (r.meanTimeMs! + (r.stdTimeMs ?? 0)) / 1000,
+      steps: r.meanSteps,
+      runs: r.reached,
+    }));
+  if (values.length === 0) return null;
+  const y = { field: 'recipes', type: 'nominal', sort: null, title: null, axis: { labelLimit: 260 } } as const; // already sorted, fastest first
+  const height = Math.max(60, values.length * 22);
+  return {
+    data: { values },
+    hconcat: [
+      {
+        width: 300,
+        height,
+        title: { text: 'time to target (s), mean ± std over seeds', fontSize: 12, fontWeight: 'normal' },
+        encoding: { y },
+        layer: [
+          { mark: { type: 'bar', color: '#4c78a8' }, encoding: { x: { field: 'seconds', type: 'quantitative', title: null } } },
+          { mark: { type: 'rule', color: '#222' }, encoding: { x: { field: 'low', type: 'quantitative' }, x2: { field: 'high' } } },
+        ],
+      },
+      {
+        width: 200,
+        height,
+        title: { text: 'steps to target (mean)', fontSize: 12, fontWeight: 'normal' },
+        mark: { type: 'bar', color: '#72b7b2' },
+        encoding: { y: { ...y, axis: null }, x: { field: 'steps', type: 'quantitative', title: null } },
+      },
+    ],
+  };
+}
+
+/** A record's validation loss curves, its runs overlaid: against train time and against tokens. */
+export function lossCurvesSpec(record: RecordView): TopLevelSpec | null {
+  const values = record.runs.flatMap(({ run, evals }) =>
+    evals.map((e) => ({ seed: `seed ${run.seed}`, seconds: e.trainTimeMs / 1000, tokens: e.tokens, loss: e.valLoss })),
+  );
+  if (values.length === 0) return null;
+  const target = record.track.target;
+  const panel = (field: 'seconds' | 'tokens', title: string) => ({
+    width: 330,
+    height: 230,
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'line' as const, point: { size: 20 } },
+        encoding: {
+          x: { field, type: 'quantitative' as const, title },
+          y: { field: 'loss', type: 'quantitative' as const, title: 'validation loss', scale: { zero: false } },
+          color: { field: 'seed', type: 'nominal' as const, title: null, legend: { orient: 'bottom' as const } },
+        },
+      },
+      {
+        data: { values: [{ target }] },
+        mark: { type: 'rule' as const, strokeDash: [4, 3], color: '#c33' },
+        encoding: { y: { field: 'target', type: 'quantitative' as const } },
+      },
+    ],
+  });
+  return { hconcat: [panel('seconds', 'train time (s)'), panel('tokens', 'tokens')] } as TopLevelSpec;
+}

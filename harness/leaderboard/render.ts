@@ -1,0 +1,89 @@
+/**
+ * `speedrun leaderboard`: the results database as a static site (Handlebars templates and assets from site/,
+ * plots as inline SVG), or the record tables as Markdown. Handlebars' {{ }} escapes every user-supplied string;
+ * the only unescaped output ({{{ }}}) is the SVG the chart renderer produced, which escapes its own text.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Handlebars from 'handlebars';
+import { PROJECT_ROOT } from '../environment.ts';
+import type { ResultsStore, StoredRun } from '../store/database.ts';
+import { lossCurvesSpec, recipeComparisonSpec, recordHistorySpec, renderSvg } from './charts.ts';
+import { buildLeaderboard, type LeaderboardData } from './model.ts';
+
+const SITE = path.join(PROJECT_ROOT, 'site');
+
+function engine(): typeof Handlebars {
+  const hb = Handlebars.create();
+  const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  hb.registerHelper('seconds', (ms: unknown) => (num(ms) === null ? '—' : `${(num(ms)! / 1000).toFixed(1)} s`));
+  hb.registerHelper('fixed', (v: unknown, digits: unknown) => (num(v) === null ? '—' : num(v)!.toFixed(typeof digits === 'number' ? digits : 2)));
+  hb.registerHelper('thousands', (v: unknown) => (num(v) === null ? '—' : Math.round(num(v)!).toLocaleString('en-US')));
+  hb.registerHelper('pvalue', (v: unknown) => (num(v) === null ? '—' : num(v)! < 1e-4 ? '< 0.0001' : num(v)!.toPrecision(2)));
+  hb.registerHelper('join', (v: unknown) => (Array.isArray(v) ? v.join(', ') : ''));
+  hb.registerPartial('recordTable', fs.readFileSync(path.join(SITE, 'templates', 'record-table.hbs'), 'utf8'));
+  return hb;
+}
+
+export interface RenderResult {
+  pages: string[];
+  data: LeaderboardData;
+}
+
+/** Writes index.html, tracks/*.html, records/*.html, assets/ and the record runs' bundles into outDir. */
+export async function renderSite(store: ResultsStore, outDir: string): Promise<RenderResult> {
+  const hb = engine();
+  const template = (name: string) => hb.compile(fs.readFileSync(path.join(SITE, 'templates', `${name}.hbs`), 'utf8'), { strict: false });
+  const [layout, index, trackPage, recordPage] = ['layout', 'index', 'track', 'record'].map(template) as [HandlebarsTemplateDelegate, HandlebarsTemplateDelegate, HandlebarsTemplateDelegate, HandlebarsTemplateDelegate];
+
+  const bundleHref = (run: StoredRun): string | null => (run.bundlePath && fs.existsSync(run.bundlePath) ? `bundles/${run.id}.json` : null);
+  const data = buildLeaderboard(store, bundleHref);
+  for (const dir of ['tracks', 'records', 'bundles', 'assets']) fs.mkdirSync(path.join(outDir, dir), { recursive: true });
+  fs.copyFileSync(path.join(SITE, 'assets', 'style.css'), path.join(outDir, 'assets', 'style.css'));
+
+  const pages: string[] = [];
+  const write = (file: string, title: string, root: string, body: string) => {
+    fs.writeFileSync(path.join(outDir, file), layout({ title, root, body, generatedAt: data.generatedAt }));
+    pages.push(file);
+  };
+  write('index.html', 'Leaderboard', '', index({ tracks: data.tracks }));
+  for (const track of data.tracks) {
+    const history = recordHistorySpec(track);
+    const comparison = recipeComparisonSpec(track);
+    const [historySvg, comparisonSvg] = await Promise.all([history && renderSvg(history), comparison && renderSvg(comparison)]);
+    write(track.page, track.id, '../', trackPage({ track, historySvg, comparisonSvg }));
+  }
+  for (const view of data.records) {
+    const curves = lossCurvesSpec(view);
+    const lossSvg = curves && (await renderSvg(curves));
+    for (const { run, bundleHref: href } of view.runs) {
+      const target = href && path.join(outDir, href);
+      if (target && !fs.existsSync(target)) fs.copyFileSync(run.bundlePath!, target);
+    }
+    write(view.row.page, `Record #${view.row.number} on ${view.track.id}`, '../', recordPage({ view, lossSvg }));
+  }
+  return { pages, data };
+}
+
+/** Markdown table cells: pipes and line breaks would break the row; markup is shown as text. */
+const cell = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ').replace(/</g, '&lt;');
+
+/** The record tables as Markdown, modded-nanogpt README style. */
+export function recordTablesMarkdown(store: ResultsStore): string {
+  const data = buildLeaderboard(store);
+  const out: string[] = [];
+  for (const track of data.tracks) {
+    out.push(`## ${track.id} (target val loss ${track.target})`, '');
+    if (track.records.length === 0) {
+      out.push('No records yet.', '');
+      continue;
+    }
+    out.push('| # | Time to target | Description | Date | Recipes | Backend · hardware | Steps to target | Runs | p | Contributors |', '|---:|---:|---|---|---|---|---:|---:|---:|---|');
+    for (const r of track.records) {
+      const time = `${(r.record.timeToTargetMs / 1000).toFixed(1)} s${r.current ? ' (record)' : ''}`;
+      out.push(`| ${r.number} | ${time} | ${cell(r.record.description)} | ${r.date} | \`${cell(r.record.recipes)}\` | ${cell(`${r.backend} · ${r.record.hardwareClass}`)} | ${r.record.stepsToTarget.toFixed(0)} | ${r.record.runs} | ${r.record.pValue.toPrecision(2)} | ${cell(r.record.contributors.join(', '))} |`);
+    }
+    out.push('');
+  }
+  return out.length > 0 ? `${out.join('\n')}\n` : 'No runs yet.\n';
+}
