@@ -19,14 +19,14 @@ plan.recipes.onInit(model.params);
 const optimizer = plan.recipes.optimizer(model.params, config.train);
 const sampler = new BatchSampler(plan.data.train, config.train.batchSize, config.model.blockSize, 0);
 const step = (i: number) => trainStep(model, optimizer, () => sampler.next(), config, 1, () => plan.recipes.afterStep(model.params, i));
-for (let i = 0; i < 3; i++) step(i);
+for (let i = 0; i < 3; i++) await step(i);
 const steps = Number(stepsArg);
 const start = performance.now();
-for (let i = 0; i < steps; i++) step(i);
+for (let i = 0; i < steps; i++) await step(i);
 console.log(`${recipe} on ${plan.backend.name} (${plan.backend.threads} threads): ${((performance.now() - start) / steps).toFixed(1)} ms/step, ${tf.memory().numTensors} live tensors`);
 
-const profile = await tf.profile(() => {
-  step(steps);
+const profile = await tf.profile(async () => {
+  await step(steps);
 });
 const byKernel = new Map<string, { ms: number; calls: number }>();
 for (const k of profile.kernels) {

@@ -71,27 +71,32 @@ export interface TrainInput {
   signal?: AbortSignal;
 }
 
-export function evaluate(model: GPT, batches: Batch[]): number {
+/**
+ * Mean validation loss over fixed batches. Reads are asynchronous (`data()`), which every backend supports;
+ * WebGPU in Node has no synchronous read. Each batch's loss is read before the next starts, so no more than one
+ * batch's activations are alive at a time.
+ */
+export async function evaluate(model: GPT, batches: Batch[]): Promise<number> {
   let total = 0;
   let count = 0;
   for (const b of batches) {
     const loss = model.loss(b.inputs, b.targets, b.batchSize, b.seqLen);
-    total += loss.dataSync()[0]! * b.batchSize * b.seqLen;
+    total += (await loss.data())[0]! * b.batchSize * b.seqLen;
     count += b.batchSize * b.seqLen;
     loss.dispose();
   }
   return total / count;
 }
 
-/** One optimizer step (gradient accumulation, clipping, update, hooks). Returns [loss, grad norm]. */
-export function trainStep(
+/** One optimizer step (gradient accumulation, clipping, update, hooks). Resolves to [loss, grad norm]. */
+export async function trainStep(
   model: GPT,
   optimizer: Optimizer,
   next: () => Batch,
   config: RunConfig,
   lrFactor: number,
   afterStep: () => void,
-): [number, number] {
+): Promise<[number, number]> {
   const { gradAccumSteps, gradClip } = config.train;
   const variables = model.variables();
   const summary = tf.tidy(() => {
@@ -110,7 +115,7 @@ export function trainStep(
     return tf.stack([tf.div(lossSum, gradAccumSteps), norm]);
   });
   afterStep();
-  const [loss, norm] = summary.dataSync(); // the device sync that closes the step
+  const [loss, norm] = await summary.data(); // the device sync that closes the step
   summary.dispose();
   return [loss!, norm!];
 }
@@ -139,13 +144,13 @@ export async function train(input: TrainInput): Promise<TrainOutcome> {
   const snapshot = new Map([...model.params].map(([name, p]) => [name, tf.clone(p.variable)]));
   const warmupSampler = new BatchSampler(data.train, trainCfg.batchSize, modelCfg.blockSize, trainCfg.seed + 1_000_003);
   const warmupOptimizer = recipes.optimizer(model.params, trainCfg);
-  trainStep(model, warmupOptimizer, () => warmupSampler.next(), config, schedule(0), () => recipes.afterStep(model.params, 0));
+  await trainStep(model, warmupOptimizer, () => warmupSampler.next(), config, schedule(0), () => recipes.afterStep(model.params, 0));
   warmupOptimizer.dispose();
   for (const [name, value] of snapshot) {
     model.params.get(name)!.variable.assign(value);
     value.dispose();
   }
-  evaluate(model, valBatches.slice(0, 1));
+  await evaluate(model, valBatches.slice(0, 1));
   const warmupMs = performance.now() - warmupStart;
   events.emit('INTERVAL_END', 'init_stop', null, { init_ms: initMs, warmup_ms: warmupMs, parameters: model.parameterCount() });
 
@@ -162,10 +167,10 @@ export async function train(input: TrainInput): Promise<TrainOutcome> {
   let reached: EvalPoint | undefined;
   let lastVal: number | null = null;
 
-  const runEval = (): EvalPoint => {
+  const runEval = async (): Promise<EvalPoint> => {
     observer?.onEvalStart?.(step);
     const start = performance.now();
-    const valLoss = evaluate(model, valBatches);
+    const valLoss = await evaluate(model, valBatches);
     evalMs += performance.now() - start;
     const point: EvalPoint = { step, tokens: step * tokensPerStep, trainTimeMs, valLoss };
     evals.push(point);
@@ -190,7 +195,7 @@ export async function train(input: TrainInput): Promise<TrainOutcome> {
     return false;
   };
 
-  checkTarget(runEval());
+  checkTarget(await runEval());
   while (status === undefined) {
     await yieldToEventLoop();
     if (signal?.aborted) {
@@ -201,7 +206,7 @@ export async function train(input: TrainInput): Promise<TrainOutcome> {
     if (step >= trainCfg.maxSteps || (trainCfg.maxTimeMs > 0 && trainTimeMs >= trainCfg.maxTimeMs)) {
       const budgetReason = step >= trainCfg.maxSteps ? `step budget of ${trainCfg.maxSteps} used` : `time budget of ${trainCfg.maxTimeMs / 1000} s used`;
       // The last step may not have been evaluated yet; its evaluation can still reach the target.
-      if (evals.at(-1)?.step === step || !checkTarget(runEval())) {
+      if (evals.at(-1)?.step === step || !checkTarget(await runEval())) {
         status = 'budget_exhausted';
         reason = budgetReason;
       }
@@ -209,7 +214,7 @@ export async function train(input: TrainInput): Promise<TrainOutcome> {
     }
     const lrFactor = schedule(step);
     const start = performance.now();
-    const [trainLoss, gradNorm] = trainStep(model, optimizer, () => sampler.next(), config, lrFactor, () => recipes.afterStep(model.params, step));
+    const [trainLoss, gradNorm] = await trainStep(model, optimizer, () => sampler.next(), config, lrFactor, () => recipes.afterStep(model.params, step));
     const stepMs = performance.now() - start;
     trainTimeMs += stepMs;
     step += 1;
@@ -220,7 +225,7 @@ export async function train(input: TrainInput): Promise<TrainOutcome> {
       reason = `training loss is ${trainLoss} at step ${step}`;
       break;
     }
-    if (step % trainCfg.evalInterval === 0) checkTarget(runEval());
+    if (step % trainCfg.evalInterval === 0) checkTarget(await runEval());
   }
 
   const finalStatus: RunStatus = status ?? 'aborted';

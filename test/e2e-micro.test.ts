@@ -60,4 +60,12 @@ test('Ctrl-C (SIGINT) ends a CLI run as aborted with exit 130 and keeps what was
   const record = JSON.parse(fs.readFileSync(path.join(out, 'runs', runDir!, 'run.json'), 'utf8'));
   assert.equal(record.status, 'aborted');
   assert.ok(record.steps >= 5);
+  // The database row and the bundle keep what was measured.
+  const { ResultsStore } = await import('../harness/store/database.ts');
+  const store = ResultsStore.open(path.join(out, 'speedrun.db'));
+  const stored = store.run(record.runId);
+  assert.equal(stored?.status, 'aborted');
+  assert.equal(stored?.steps, record.steps);
+  assert.ok(stored?.bundlePath && fs.existsSync(stored.bundlePath));
+  store.close();
 });

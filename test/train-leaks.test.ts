@@ -16,7 +16,7 @@ test('live tensors after step 10 equal those after step 100 (no leaks)', async (
   const schedule = plan.recipes.lrSchedule(config.train);
   let tensorsAt10 = 0;
   for (let step = 0; step < 100; step++) {
-    trainStep(model, optimizer, () => sampler.next(), config, schedule(step), () => plan.recipes.afterStep(model.params, step));
+    await trainStep(model, optimizer, () => sampler.next(), config, schedule(step), () => plan.recipes.afterStep(model.params, step));
     if (step === 9) tensorsAt10 = tf.memory().numTensors;
   }
   assert.ok(tensorsAt10 > 0);

@@ -1,6 +1,6 @@
 /**
  * Engine selection. `auto` picks the fastest backend that loads here:
- * tensorflow-gpu (if it sees a GPU) > tensorflow > wasm. The tfjs-node packages download libtensorflow at
+ * tensorflow-gpu (if it sees a GPU) > webgpu (on a hardware adapter only) > tensorflow > wasm. The tfjs-node packages download libtensorflow at
  * install time, so they are optional dependencies: on a machine without internet they are simply absent.
  */
 import * as os from 'node:os';
@@ -8,8 +8,9 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../errors.ts';
 import { trimWasmWorkers, withThreadedWasm } from './wasmThreads.ts';
+import { activateWebgpu, probeWebgpu, webgpuInstalled, WEBGPU_INSTALL_HINT, type AdapterInfo } from './webgpu.ts';
 
-export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_NAMES)[number];
 export type BackendName = Exclude<BackendRequest, 'auto'>;
 
@@ -21,6 +22,8 @@ export interface BackendInfo {
   version: string;
   threads: number;
   note?: string;
+  /** The GPU behind the webgpu backend. */
+  adapter?: AdapterInfo;
 }
 
 const require = createRequire(import.meta.url);
@@ -122,6 +125,28 @@ async function loadWasm(threads: number): Promise<BackendInfo> {
   };
 }
 
+async function loadWebgpu(): Promise<BackendInfo> {
+  const adapter = await activateWebgpu();
+  const name = adapter.description || `${adapter.vendor} ${adapter.device}`.trim();
+  return {
+    name: 'webgpu',
+    tfjsBackend: 'webgpu',
+    package: '@tensorflow/tfjs-backend-webgpu',
+    version: packageVersion('@tensorflow/tfjs-backend-webgpu'),
+    threads: 1,
+    adapter,
+    note: adapter.software ? `software adapter ${name}: correct, but its timings are not meaningful` : `GPU ${name}`,
+  };
+}
+
+/** auto: webgpu only on a hardware adapter; a software one would be slower than wasm. */
+async function loadHardwareWebgpu(): Promise<BackendInfo> {
+  if (!webgpuInstalled()) throw new Error('webgpu not installed');
+  const adapter = await probeWebgpu();
+  if (adapter.software) throw new Error('software adapter');
+  return loadWebgpu();
+}
+
 async function loadCpu(): Promise<BackendInfo> {
   await import('@tensorflow/tfjs-backend-cpu');
   await tf.setBackend('cpu');
@@ -151,9 +176,15 @@ export async function useBackend(request: BackendRequest, options: BackendOption
   const threads = options.threads ?? os.availableParallelism();
   let info: BackendInfo;
   if (request === 'auto') {
-    info = (await tryLoad(() => loadNode('tensorflow-gpu'))) ?? (await tryLoad(() => loadNode('tensorflow'))) ?? (await loadWasm(threads));
+    info =
+      (await tryLoad(() => loadNode('tensorflow-gpu'))) ??
+      (await tryLoad(loadHardwareWebgpu)) ??
+      (await tryLoad(() => loadNode('tensorflow'))) ??
+      (await loadWasm(threads));
   } else if (request === 'tensorflow-gpu' || request === 'tensorflow') {
     info = await loadNode(request);
+  } else if (request === 'webgpu') {
+    info = await loadWebgpu();
   } else if (request === 'wasm') {
     info = await loadWasm(threads);
   } else {
@@ -174,10 +205,12 @@ async function tryLoad(load: () => Promise<BackendInfo>): Promise<BackendInfo | 
 
 /** For `speedrun list`: which backends can load here, without initializing any of them. */
 export function describeBackends(): { name: BackendName; available: boolean; how: string }[] {
+  // webgpu's line says whether the package is there; whether an adapter exists needs Dawn started (`--backend webgpu`).
   const gpu = isInstalled(NODE_PACKAGES['tensorflow-gpu']);
   const node = isInstalled(NODE_PACKAGES.tensorflow);
   return [
     { name: 'tensorflow-gpu', available: gpu, how: gpu ? 'installed (needs CUDA 11.2 + cuDNN 8)' : 'npm install @tensorflow/tfjs-node-gpu (downloads libtensorflow)' },
+    { name: 'webgpu', available: webgpuInstalled(), how: webgpuInstalled() ? `installed (Dawn); needs a Vulkan adapter: ${WEBGPU_INSTALL_HINT}` : 'npm install webgpu (Dawn, prebuilt)' },
     { name: 'tensorflow', available: node, how: node ? 'installed' : 'npm install @tensorflow/tfjs-node (downloads libtensorflow)' },
     { name: 'wasm', available: true, how: `embedded default, XNNPACK with ${os.availableParallelism()} threads` },
     { name: 'cpu', available: true, how: 'embedded, pure JavaScript (slow; for tests)' },
