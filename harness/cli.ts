@@ -14,6 +14,7 @@ import { DEFAULT_DECISION } from './regression.ts';
 import { readBundle, verifyBundle, type RunBundle } from './store/bundle.ts';
 import { defaultDatabasePath, ResultsStore } from './store/database.ts';
 import { judgeSubmission } from './submit.ts';
+import { expandMatrix, jobAt, kubernetesJob, runArgsOf, slurmScript, type MatrixSpec } from './matrix.ts';
 import { recordTablesMarkdown, renderSite } from './leaderboard/render.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -69,7 +70,12 @@ async function runCommand(request: RunRequest, seeds: number, quiet: boolean, db
       records.push(record);
       if (record.status === 'aborted') break;
     }
-    if (records.length > 1) process.stderr.write(`\n${formatSeedsSummary(records)}\n`);
+    if (records.length > 1) {
+      const first = records[0]!;
+      const current = store.currentRecord(first.track.id, first.hardware.hardwareClass);
+      const recordTimes = current?.runIds.map((id) => store.run(id)?.timeToTargetMs).filter((t): t is number => typeof t === 'number') ?? [];
+      process.stderr.write(`\n${formatSeedsSummary(records, current && { id: current.id, recipes: current.recipes, timesMs: recordTimes })}\n`);
+    }
     const failed = records.find((r) => r.status !== 'success');
     return STATUS_EXIT[failed?.status ?? 'success'];
   } finally {
@@ -371,6 +377,52 @@ export async function main(argv: string[]): Promise<number> {
           exitCode = EXIT.success;
         } finally {
           store.close();
+        }
+      },
+    )
+    .command(
+      'matrix <action>',
+      'recipes x seeds x tracks as a Kubernetes Indexed Job (k8s), a Slurm job array (slurm), a list, or run job --index',
+      (y) =>
+        y
+          .positional('action', { choices: ['k8s', 'slurm', 'list', 'run'] as const, demandOption: true })
+          .option('recipe', { alias: 'r', type: 'string', array: true, default: ['baseline'], describe: 'a recipe set (a,b,c); repeat for more' })
+          .option('track', { alias: 't', type: 'string', array: true, default: ['brown-char'], describe: 'repeat for more' })
+          .option('seeds', { type: 'number', default: 5 })
+          .option('first-seed', { type: 'number', default: 0 })
+          .option('backend', { alias: 'b', type: 'string', default: 'auto' })
+          .option('run-args', { type: 'string', default: '', describe: 'extra `speedrun run` flags for every job, written --run-args="--steps 200"' })
+          .option('index', { type: 'number', describe: 'run: the job to run (0-based)' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'run: print the job\'s `speedrun` arguments as JSON instead of running it' })
+          .option('name', { type: 'string', default: 'speedrun-matrix' })
+          .option('image', { type: 'string', default: 'node:20-bookworm', describe: 'k8s: an image with speedrun installed in --workdir' })
+          .option('workdir', { type: 'string', default: '/speedrun', describe: 'the project directory in the image / on the cluster' })
+          .option('results', { type: 'string', default: '/results', describe: 'shared results directory (bundles land in <results>/bundles)' })
+          .option('parallelism', { type: 'number', default: 4 })
+          .option('cpus', { type: 'number', default: 2 }),
+      async (args) => {
+        const spec: MatrixSpec = {
+          recipes: args.recipe,
+          tracks: args.track,
+          seeds: args.seeds,
+          firstSeed: args['first-seed'],
+          backend: args.backend,
+          runArgs: args['run-args'].split(/\s+/).filter((a) => a.length > 0),
+        };
+        const cluster = { name: args.name, image: args.image, workdir: args.workdir, results: args.results, parallelism: args.parallelism, cpus: args.cpus };
+        if (args.action === 'run') {
+          if (args.index === undefined) throw new UserError('matrix run needs --index (the scheduler sets it from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID)');
+          const job = jobAt(spec, args.index);
+          if (args['dry-run']) {
+            process.stdout.write(`${JSON.stringify(runArgsOf(spec, job))}\n`);
+            return;
+          }
+          process.stderr.write(`matrix job ${job.index}: ${job.recipe} on ${job.track}, seed ${job.seed}\n`);
+          exitCode = await main(runArgsOf(spec, job));
+        } else if (args.action === 'list') {
+          for (const job of expandMatrix(spec)) process.stdout.write(`${job.index}\t${job.track}\t${job.recipe}\tseed ${job.seed}\n`);
+        } else {
+          process.stdout.write(args.action === 'k8s' ? kubernetesJob(spec, cluster) : slurmScript(spec, cluster));
         }
       },
     )

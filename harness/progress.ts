@@ -1,7 +1,7 @@
 /** What the user watches: a progress bar on a terminal (cli-progress), one line per evaluation otherwise. */
 import cliProgress from 'cli-progress';
 import type { RunPlan, RunRecord } from './run.ts';
-import { mean, oneSampleTTest, summarizeTimes } from './stats.ts';
+import { mean, oneSampleTTest, summarizeTimes, twoSampleTTest } from './stats.ts';
 import { RULES } from './submit.ts';
 import type { TrainObserver } from './train.ts';
 
@@ -61,7 +61,7 @@ export function formatSummary(record: RunRecord): string {
 }
 
 /** What `--seeds N` prints after the last seed: the statistics a record would be judged on. */
-export function formatSeedsSummary(records: RunRecord[]): string {
+export function formatSeedsSummary(records: RunRecord[], record?: { id: number; recipes: string; timesMs: number[] }): string {
   const reached = records.filter((r) => r.timeToTargetMs !== null);
   const lines = [`${records.length} seeds (${records.map((r) => r.config.train.seed).join(', ')}): ${reached.length} reached the target ${records[0]?.track.target}`];
   if (reached.length > 0) {
@@ -76,6 +76,13 @@ export function formatSeedsSummary(records: RunRecord[]): string {
   if (losses.length >= 2 && losses.length === records.length) {
     const { pValue } = oneSampleTTest(losses, records[0]!.track.target, 'less');
     lines.push(`final val loss  ${mean(losses).toFixed(4)}: one-sided t-test below the target p = ${pValue.toPrecision(3)} (a record needs p < ${RULES.targetAlpha})`);
+  }
+  const times = reached.map((r) => r.timeToTargetMs!);
+  if (record && times.length >= 2 && record.timesMs.length >= 2) {
+    const { pValue } = twoSampleTTest(times, record.timesMs, 'less');
+    lines.push(`vs record #${record.id} (${record.recipes}, ${(mean(record.timesMs) / 1000).toFixed(1)} s): Welch one-sided p = ${pValue.toPrecision(3)} that these are faster (a record needs p < ${RULES.recordAlpha})`);
+  } else if (!record) {
+    lines.push('no record yet on this track and hardware class');
   }
   return lines.join('\n');
 }

@@ -1,0 +1,132 @@
+/**
+ * `speedrun matrix`: recipes x seeds x tracks as jobs for an engine that already schedules jobs, rather than a
+ * home-made cluster scheduler — a Kubernetes Indexed Job (completionMode: Indexed; each pod gets
+ * JOB_COMPLETION_INDEX) or a Slurm job array (#SBATCH --array; each task gets SLURM_ARRAY_TASK_ID).
+ * Every job runs `speedrun matrix run --index <i>` with the same matrix flags: the expansion is deterministic,
+ * so job i knows its track, recipes and seed without any file shipped to it. Jobs write run bundles that
+ * `speedrun import` merges afterwards.
+ */
+import { stringify } from 'yaml';
+import { UserError } from './errors.ts';
+
+export interface MatrixSpec {
+  recipes: string[]; // recipe sets, each "a,b,c"
+  tracks: string[];
+  seeds: number; // seeds firstSeed .. firstSeed + seeds - 1
+  firstSeed: number;
+  backend: string;
+  /** Extra `speedrun run` flags for every job (overrides such as --steps). */
+  runArgs: string[];
+}
+
+export interface MatrixJob {
+  index: number;
+  track: string;
+  recipe: string;
+  seed: number;
+}
+
+/** Tracks, then recipes, then seeds: consecutive indices are the seeds of one configuration. */
+export function expandMatrix(spec: MatrixSpec): MatrixJob[] {
+  if (spec.recipes.length === 0 || spec.tracks.length === 0) throw new UserError('matrix: needs at least one --recipe and one --track');
+  if (!Number.isInteger(spec.seeds) || spec.seeds < 1) throw new UserError(`matrix: --seeds must be a positive integer, got ${spec.seeds}`);
+  const jobs: MatrixJob[] = [];
+  for (const track of spec.tracks) {
+    for (const recipe of spec.recipes) {
+      for (let s = 0; s < spec.seeds; s++) jobs.push({ index: jobs.length, track, recipe, seed: spec.firstSeed + s });
+    }
+  }
+  return jobs;
+}
+
+export function jobAt(spec: MatrixSpec, index: number): MatrixJob {
+  const jobs = expandMatrix(spec);
+  const job = Number.isInteger(index) ? jobs[index] : undefined;
+  if (!job) throw new UserError(`matrix: --index ${index} is outside the matrix of ${jobs.length} jobs (0-${jobs.length - 1})`);
+  return job;
+}
+
+/** The `speedrun run` arguments of one job. */
+export function runArgsOf(spec: MatrixSpec, job: MatrixJob): string[] {
+  return ['run', '--recipe', job.recipe, '--track', job.track, '--seed', String(job.seed), '--backend', spec.backend, '--quiet', ...spec.runArgs];
+}
+
+/** `speedrun matrix run` with this matrix's flags and the index left to the scheduler's variable. */
+export function matrixRunArgs(spec: MatrixSpec, index: string): string[] {
+  const args = ['matrix', 'run', '--index', index];
+  for (const r of spec.recipes) args.push('--recipe', r);
+  for (const t of spec.tracks) args.push('--track', t);
+  args.push('--seeds', String(spec.seeds), '--first-seed', String(spec.firstSeed), '--backend', spec.backend);
+  if (spec.runArgs.length > 0) args.push(`--run-args=${spec.runArgs.join(' ')}`);
+  return args;
+}
+
+export interface ClusterOptions {
+  name: string;
+  /** Kubernetes: container image with the project installed in workdir. */
+  image: string;
+  /** Where the project is inside the image / on the cluster's shared filesystem. */
+  workdir: string;
+  /** Where jobs write results (a shared volume / filesystem); bundles land in <results>/bundles. */
+  results: string;
+  parallelism: number;
+  cpus: number;
+}
+
+export function kubernetesJob(spec: MatrixSpec, options: ClusterOptions): string {
+  const jobs = expandMatrix(spec);
+  const manifest = {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: options.name, labels: { app: 'speedrun' } },
+    spec: {
+      completionMode: 'Indexed',
+      completions: jobs.length,
+      parallelism: Math.min(options.parallelism, jobs.length),
+      backoffLimitPerIndex: 1, // a failed run is retried once on its own; the others go on
+      template: {
+        metadata: { labels: { app: 'speedrun' } },
+        spec: {
+          restartPolicy: 'Never',
+          containers: [
+            {
+              name: 'speedrun',
+              image: options.image,
+              workingDir: options.workdir,
+              // Kubernetes expands $(JOB_COMPLETION_INDEX), which the Indexed Job sets in every pod.
+              command: ['npx', 'speedrun', ...matrixRunArgs(spec, '$(JOB_COMPLETION_INDEX)')],
+              env: [{ name: 'SPEEDRUN_RESULTS', value: options.results }],
+              resources: { requests: { cpu: String(options.cpus) }, limits: { cpu: String(options.cpus) } },
+              volumeMounts: [{ name: 'results', mountPath: options.results }],
+            },
+          ],
+          volumes: [{ name: 'results', persistentVolumeClaim: { claimName: `${options.name}-results` } }],
+        },
+      },
+    },
+  };
+  const header = `# ${jobs.length} speedrun jobs (${spec.tracks.length} track(s) x ${spec.recipes.length} recipe set(s) x ${spec.seeds} seed(s)).\n# Afterwards: speedrun import ${options.results}/bundles\n`;
+  return header + stringify(manifest);
+}
+
+const shellQuote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+export function slurmScript(spec: MatrixSpec, options: ClusterOptions): string {
+  const jobs = expandMatrix(spec);
+  const command = ['npx', 'speedrun', ...matrixRunArgs(spec, 'INDEX')].map((a) => (a === 'INDEX' ? '"$SLURM_ARRAY_TASK_ID"' : shellQuote(a)));
+  return [
+    '#!/bin/bash',
+    `#SBATCH --job-name=${options.name}`,
+    `#SBATCH --array=0-${jobs.length - 1}%${Math.min(options.parallelism, jobs.length)}`,
+    '#SBATCH --ntasks=1',
+    `#SBATCH --cpus-per-task=${options.cpus}`,
+    `#SBATCH --output=${options.name}-%A_%a.log`,
+    `# ${jobs.length} speedrun jobs (${spec.tracks.length} track(s) x ${spec.recipes.length} recipe set(s) x ${spec.seeds} seed(s)).`,
+    `# Afterwards: speedrun import ${options.results}/bundles`,
+    'set -euo pipefail',
+    `cd ${shellQuote(options.workdir)}`,
+    `export SPEEDRUN_RESULTS=${shellQuote(options.results)}`,
+    command.join(' '),
+    '',
+  ].join('\n');
+}
