@@ -2,6 +2,7 @@
 import type { Recipe } from '../harness/recipe.ts';
 import { UserError } from '../harness/errors.ts';
 import { baselineRecipe } from './baseline.ts';
+import { fusedKernelsRecipe } from './fusedKernels.ts';
 import { muonRecipe } from './muon.ts';
 import { ngptRecipe } from './ngpt.ts';
 import { qkNormRecipe } from './qkNorm.ts';
@@ -23,6 +24,7 @@ export const RECIPE_FACTORIES: Readonly<Record<string, () => Recipe>> = {
   'zero-init': zeroInitRecipe,
   'untied-head': untiedHeadRecipe,
   wsd: wsdRecipe,
+  'fused-kernels': fusedKernelsRecipe,
 };
 
 /** Parses `a,b,c` into fresh recipe instances; unknown names are a one-line error. */

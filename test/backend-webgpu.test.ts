@@ -5,7 +5,8 @@
  * same losses within 1e-4 relative (float32 sums in a different order; observed differences are ~1e-6).
  * Without an adapter these are skipped with the reason, unless SPEEDRUN_REQUIRE_WEBGPU=1 (set by .ci/run).
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -15,7 +16,7 @@ import { BatchSampler } from '../harness/data/tokens.ts';
 import { defaultParts, GPT } from '../harness/model.ts';
 import { engineFor } from '../harness/ops.ts';
 import { evaluate, trainStep } from '../harness/train.ts';
-import { fixtureTextFile, microPlan, runCli, tempDir } from './utils.ts';
+import { fixtureTextFile, microPlan, ROOT, runCli, tempDir } from './utils.ts';
 
 const required = process.env.SPEEDRUN_REQUIRE_WEBGPU === '1';
 
@@ -47,22 +48,29 @@ test('every kernel a training step and an evaluation use, for every recipe, exis
   assert.deepEqual(missing, []);
 });
 
-test('10 micro steps on webgpu match cpu from the same seed', (t) => {
-  const file = fixtureTextFile();
-  const losses = (backend: string) => {
+const file = fixtureTextFile();
+const losses = (backend: string, recipe = 'baseline') => {
     const out = tempDir();
-    const result = runCli(['--track', `text:${file}`, '--preset', 'micro', '--backend', backend, '--steps', '10', '--out', out, '-q'], 180_000);
+    const result = runCli(['--recipe', recipe, '--track', `text:${file}`, '--preset', 'micro', '--backend', backend, '--steps', '10', '--out', out, '-q'], 180_000);
     const [runDir] = fs.existsSync(path.join(out, 'runs')) ? fs.readdirSync(path.join(out, 'runs')) : [];
     const values = runDir
       ? fs.readFileSync(path.join(out, 'runs', runDir, 'events.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"train_loss"')).map((l) => JSON.parse(l).value as number)
       : [];
     return { result, values, record: runDir ? JSON.parse(fs.readFileSync(path.join(out, 'runs', runDir, 'run.json'), 'utf8')) : undefined };
-  };
+};
+
+/** True when there is no adapter here (and that is allowed): the test is then skipped with the reason. */
+function noAdapter(t: TestContext, result: { status: number | null; stderr: string }): boolean {
+  if (result.status !== 2 || !/webgpu/.test(result.stderr)) return false;
+  const why = result.stderr.trim().split('\n').at(-1)!;
+  if (required) assert.fail(`webgpu is required here: ${why}`);
+  t.skip(why);
+  return true;
+}
+
+test('10 micro steps on webgpu match cpu from the same seed', (t) => {
   const gpu = losses('webgpu');
-  if (gpu.result.status === 2 && /webgpu/.test(gpu.result.stderr)) {
-    if (required) assert.fail(`webgpu is required here: ${gpu.result.stderr.trim().split('\n').at(-1)}`);
-    return t.skip(gpu.result.stderr.trim().split('\n').at(-1));
-  }
+  if (noAdapter(t, gpu.result)) return;
   assert.equal(gpu.result.status, 3, gpu.result.stderr); // the step budget ends these runs
   const cpu = losses('cpu');
   assert.equal(gpu.values.length, 10);
@@ -75,4 +83,26 @@ test('10 micro steps on webgpu match cpu from the same seed', (t) => {
   assert.equal(gpu.record.backend.name, 'webgpu');
   assert.ok(gpu.record.backend.adapter.description.length > 0 || gpu.record.backend.adapter.vendor.length > 0);
   if (gpu.record.backend.adapter.software) assert.match(gpu.result.stderr, /timings are not meaningful/);
+});
+
+test('fused causal softmax kernels match TF.js ops on webgpu, forward and gradient', (t) => {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', 'webgpu-kernels.ts')], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  if (child.status !== 0 && /no WebGPU adapter|needs the npm packages/.test(child.stderr)) {
+    if (required) assert.fail(child.stderr);
+    return t.skip('no WebGPU adapter');
+  }
+  assert.equal(child.status, 0, child.stderr);
+  const diffs = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+  for (const [name, diff] of Object.entries(diffs)) assert.ok(diff < 1e-5, `${name}: ${diff}`);
+});
+
+test('fused-kernels trains identically to baseline on webgpu, and says it changes nothing on cpu', (t) => {
+  const fused = losses('webgpu', 'fused-kernels');
+  if (noAdapter(t, fused.result)) return;
+  assert.match(fused.result.stderr, /fused: attention scale \+ causal mask \+ softmax/);
+  assert.ok(fused.record.notes.some((n: string) => n.includes('fused:')), 'the run record lists what was fused');
+  const plain = losses('webgpu');
+  for (let i = 0; i < 10; i++) assert.ok(Math.abs(fused.values[i]! - plain.values[i]!) < 1e-5, `step ${i + 1}`);
+  const cpu = losses('cpu', 'fused-kernels');
+  assert.match(cpu.result.stderr, /no fused kernels on backend cpu/);
 });
