@@ -14,12 +14,14 @@ import { DEFAULT_DECISION } from './regression.ts';
 import { readBundle, verifyBundle, type RunBundle } from './store/bundle.ts';
 import { defaultDatabasePath, ResultsStore } from './store/database.ts';
 import { judgeSubmission } from './submit.ts';
-import { expandMatrix, jobAt, kubernetesJob, runArgsOf, slurmScript, type MatrixSpec } from './matrix.ts';
-import { recordTablesMarkdown, renderSite } from './leaderboard/render.ts';
+// The leaderboard (vega, handlebars) and matrix (yaml) modules load only for their commands: every run pays
+// for what the CLI imports up front (startup time and resident memory).
+import type { MatrixSpec } from './matrix.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BUILTIN_TRACKS, trackId } from './tracks.ts';
-import { RECIPE_FACTORIES } from '../recipes/index.ts';
+import { BUILTIN_TRACKS, resolveTrack, trackId } from './tracks.ts';
+import { RECIPE_FACTORIES, resolveRecipes } from '../recipes/index.ts';
+import { composeRecipes } from './recipe.ts';
 
 export const STATUS_EXIT: Record<RunRecord['status'], number> = {
   success: EXIT.success,
@@ -364,6 +366,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('format', { choices: ['html', 'md'] as const, default: 'html' as const, describe: 'html: the site; md: record tables to stdout' })
           .option('db', { type: 'string' }),
       async (args) => {
+        const { recordTablesMarkdown, renderSite } = await import('./leaderboard/render.ts');
         const store = openStore(args.db, undefined);
         try {
           if (args.format === 'md') {
@@ -409,6 +412,10 @@ export async function main(argv: string[]): Promise<number> {
           backend: args.backend,
           runArgs: args['run-args'].split(/\s+/).filter((a) => a.length > 0),
         };
+        const { expandMatrix, jobAt, kubernetesJob, runArgsOf, slurmScript } = await import('./matrix.ts');
+        // Catch a typo before a cluster runs hundreds of failing jobs (data is loaded by the jobs themselves).
+        for (const recipe of spec.recipes) composeRecipes(resolveRecipes(recipe));
+        for (const track of spec.tracks) resolveTrack(track);
         const cluster = { name: args.name, image: args.image, workdir: args.workdir, results: args.results, parallelism: args.parallelism, cpus: args.cpus };
         if (args.action === 'run') {
           if (args.index === undefined) throw new UserError('matrix run needs --index (the scheduler sets it from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID)');

@@ -35,6 +35,9 @@ test('k8s: an Indexed Job whose completion index reaches each job its recipe and
     assert.ok(runArgs.includes('--steps'), 'the matrix run flags reach every job');
   }
   assert.equal(runCli(['matrix', 'run', ...MATRIX, '--index', '6']).status, 2, 'an index outside the matrix is an error');
+  const typo = runCli(['matrix', 'k8s', '-r', 'baseline', '-r', 'muonn']);
+  assert.equal(typo.status, 2, 'a recipe typo is caught before any job is generated');
+  assert.match(typo.stderr, /unknown recipe 'muonn'/);
 });
 
 test('slurm: a job array whose task id selects the job; one generated job runs here end to end', () => {
