@@ -99,14 +99,29 @@ function loadBundles(specs: string[], store: ResultsStore): { file: string; bund
   });
 }
 
-function verifyCommand(files: string[]): number {
+async function verifyCommand(files: string[], replaySteps: number | undefined): Promise<number> {
+  if (replaySteps !== undefined && (!Number.isInteger(replaySteps) || replaySteps < 1)) throw new UserError(`--replay must be a positive number of steps, got ${replaySteps}`);
   let invalid = 0;
   for (const file of files) {
-    const verdict = verifyBundle(readBundle(file));
-    if (verdict.status === 'valid') process.stdout.write(`valid    ${file}\n`);
-    else {
+    const bundle = readBundle(file);
+    const verdict = verifyBundle(bundle);
+    if (verdict.status === 'invalid') {
       invalid++;
       process.stdout.write(`INVALID  ${file}: ${verdict.problems.join('; ')}\n`);
+      continue;
+    }
+    if (replaySteps === undefined) {
+      process.stdout.write(`valid    ${file}\n`);
+      continue;
+    }
+    const { replayBundle, REPLAY_TOLERANCE } = await import('./replay.ts');
+    const replay = await replayBundle(bundle, replaySteps);
+    for (const note of replay.notes) process.stdout.write(`note     ${note}\n`);
+    if (replay.status === 'reproduced') {
+      process.stdout.write(`valid    ${file}: replayed ${replay.steps} steps, train losses reproduce (max relative difference ${replay.maxRelativeDifference.toExponential(1)}, tolerance ${REPLAY_TOLERANCE})\n`);
+    } else {
+      invalid++;
+      process.stdout.write(`INVALID  ${file}: replayed ${replay.steps} steps; step ${replay.firstStep} logged train loss ${replay.logged}, replay gives ${replay.replayed}\n`);
     }
   }
   return invalid === 0 ? EXIT.success : EXIT.rejected;
@@ -282,10 +297,13 @@ export async function main(argv: string[]): Promise<number> {
     )
     .command(
       'verify <bundles..>',
-      'check run bundles offline: checksum, code hash, and every number against the event log',
-      (y) => y.positional('bundles', { type: 'string', array: true, demandOption: true }),
-      (args) => {
-        exitCode = verifyCommand(args.bundles);
+      'check run bundles offline: checksum, code hash, and every number against the event log (--replay N: and re-run N steps here)',
+      (y) =>
+        y
+          .positional('bundles', { type: 'string', array: true, demandOption: true })
+          .option('replay', { type: 'number', describe: 're-run the first N steps (same config, seed, backend, threads) and compare the training losses' }),
+      async (args) => {
+        exitCode = await verifyCommand(args.bundles, args.replay);
       },
     )
     .command(

@@ -42,6 +42,21 @@ test('verify accepts the bundles and rejects an edited one with exit 5', () => {
   assert.match(result.stdout, /INVALID .*checksum/);
 });
 
+test('verify --replay re-runs steps here: a real log reproduces, a consistently forged one does not', () => {
+  const real = runCli(['verify', '--replay', '8', bundles[0]!], 120_000);
+  assert.equal(real.status, 0, real.stdout + real.stderr);
+  assert.match(real.stdout, /replayed 8 steps, train losses reproduce/);
+  // A forger lowers every logged training loss and re-seals the bundle: offline checks cannot tell.
+  const { run, events, code } = readBundle(bundles[0]!);
+  const forgedEvents = events.map((e) => (e.key === 'train_loss' ? { ...e, value: Number(e.value) * 0.97 } : e));
+  const forged = path.join(tempDir(), 'forged.json');
+  writeBundle(createBundle(run, forgedEvents, code.files), forged);
+  assert.equal(runCli(['verify', forged]).status, 0);
+  const replayed = runCli(['verify', '--replay', '8', forged], 120_000);
+  assert.equal(replayed.status, 5);
+  assert.match(replayed.stdout, /INVALID .*step 1 logged train loss/);
+});
+
 test('import merges bundles into another database, idempotently', () => {
   const db = path.join(tempDir(), 'merged.db');
   const first = runCli(['import', path.join(out, 'bundles'), '--db', db]);
