@@ -235,6 +235,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('lr', { type: 'number', describe: 'peak learning rate (min lr scales with it)' })
           .option('threads', { type: 'number', describe: 'wasm threads (default: all cores)' })
           .option('grad-accum', { type: 'number', describe: 'split each batch into N micro-batches (same global batch, less memory)' })
+          .option('workers', { type: 'number', describe: 'data-parallel worker threads, one backend thread each (comms recipes choose how gradients move)' })
           .option('out', { type: 'string', describe: 'results directory (default: $SPEEDRUN_RESULTS, else ./results)' })
           .option('seeds', { type: 'number', default: 1, describe: 'run N seeds (seed, seed+1, ...) and print their statistics' })
           .option('db', { type: 'string', describe: 'results database (default: $SPEEDRUN_DB, else <out>/speedrun.db)' })
@@ -254,6 +255,7 @@ export async function main(argv: string[]): Promise<number> {
             lr: args.lr,
             threads: args.threads,
             gradAccum: args['grad-accum'],
+            workers: args.workers,
             outDir: args.out,
             mllog: args.mllog,
           },

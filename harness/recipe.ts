@@ -10,6 +10,7 @@ import { UserError } from './errors.ts';
 import type { GPTParts, ParamTable } from './model.ts';
 import { adamW, type Optimizer, type OptimizerFactory } from './optim.ts';
 import { scheduleFor, type LrSchedule } from './schedule.ts';
+import type { CommsVariant } from './parallel/comms.ts';
 
 export interface Recipe {
   /** Identifier used on the command line (`--recipe name`). */
@@ -46,6 +47,11 @@ export interface Recipe {
    * warm-up step (as step 0), outside the clock, whose effect on the weights is then undone.
    */
   afterStep?(params: ParamTable, step: number): void;
+  /**
+   * How gradients move between data-parallel workers (`--workers N`); changes nothing else. At most one
+   * recipe may set it; without one, workers use the per-tensor fp32 all-reduce.
+   */
+  comms?: CommsVariant;
 }
 
 /** Everything the trainer needs from an ordered list of recipes. */
@@ -58,6 +64,7 @@ export interface ComposedRecipes {
   onInit(params: ParamTable): void;
   afterStep(params: ParamTable, step: number): void;
   notes(backend: BackendInfo): string[];
+  comms: CommsVariant;
 }
 
 export function composeRecipes(recipes: Recipe[]): ComposedRecipes {
@@ -70,6 +77,8 @@ export function composeRecipes(recipes: Recipe[]): ComposedRecipes {
       if (reason) throw new UserError(`recipes '${recipe.name}' and '${other.name}' cannot be combined: ${reason}`);
     }
   }
+  const comms = recipes.filter((r) => r.comms !== undefined);
+  if (comms.length > 1) throw new UserError(`recipes '${comms[0]!.name}' and '${comms[1]!.name}' cannot be combined: both choose how gradients move`);
   const optimizer = recipes.reduce<OptimizerFactory>((previous, r) => r.optimizer?.(previous) ?? previous, adamW);
   return {
     names,
@@ -80,6 +89,7 @@ export function composeRecipes(recipes: Recipe[]): ComposedRecipes {
     onInit: (params) => recipes.forEach((r) => r.onInit?.(params)),
     afterStep: (params, step) => recipes.forEach((r) => r.afterStep?.(params, step)),
     notes: (backend) => recipes.flatMap((r) => (r.notes?.(backend) ?? []).map((n) => `${r.name}: ${n}`)),
+    comms: comms[0]?.comms ?? 'allreduce',
   };
 }
 

@@ -18,7 +18,7 @@ import { createBundle, writeBundle } from './store/bundle.ts';
 import type { ResultsStore } from './store/database.ts';
 import { composeRecipes, type ComposedRecipes } from './recipe.ts';
 import { resolveTrack, trackId, type Track } from './tracks.ts';
-import { train, type EvalPoint, type RunStatus, type TrainObserver } from './train.ts';
+import { train, type EvalPoint, type RunStatus, type TrainObserver, type TrainOutcome } from './train.ts';
 import { resolveRecipes } from '../recipes/index.ts';
 
 export interface RunRequest {
@@ -35,6 +35,8 @@ export interface RunRequest {
   lr?: number;
   /** Split each step's batch into this many micro-batches (same global batch, less memory). */
   gradAccum?: number;
+  /** Data-parallel worker threads, one backend instance (one thread) each; 1 = train in this thread. */
+  workers?: number;
   outDir?: string;
   mllog?: boolean;
 }
@@ -49,6 +51,9 @@ export interface RunPlan {
   official: boolean;
   overrides: string[];
   notes: string[];
+  workers: number;
+  /** What each worker thread resolves for itself. */
+  spec: { recipe: string; track: string; backend: BackendRequest };
 }
 
 /** Everything a finished (or interrupted) run leaves behind: the content of run.json. */
@@ -83,6 +88,8 @@ export interface RunRecord {
   peakRssMiB: number;
   parameters: number;
   optimizer: string;
+  /** Data-parallel runs: workers, comms variant, median exchange ms and bytes per step. */
+  parallel?: TrainOutcome['parallel'];
   evals: EvalPoint[];
   eventLog: string;
   /** The immutable run bundle (results/bundles/<runId>.json). */
@@ -110,6 +117,7 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
   checkNumber('lr', request.lr, (v) => v > 0, 'a positive number');
   checkNumber('threads', request.threads, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
   checkNumber('grad-accum', request.gradAccum, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
+  checkNumber('workers', request.workers, (v) => Number.isInteger(v) && v > 0 && v <= 64, 'an integer from 1 to 64');
   const recipes = composeRecipes(resolveRecipes(request.recipe));
   const track = resolveTrack(request.track);
   if (request.preset !== undefined && !isPreset(request.preset)) {
@@ -167,6 +175,11 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
   if (presetName === 'gpt2-small' && (backend.name === 'wasm' || backend.name === 'cpu')) {
     notes.push(`preset gpt2-small on ${backend.name} is very slow; it is meant for GPU backends`);
   }
+  const recipeSpec = recipes.names.join(',');
+  if ((request.workers ?? 1) > 1 && config.train.batchSize % request.workers! !== 0) {
+    throw new UserError(`--workers ${request.workers} does not divide the batch of ${config.train.batchSize} sequences`);
+  }
+  if ((request.workers ?? 1) > 1 && config.train.gradAccumSteps > 1) throw new UserError('--workers cannot be combined with --grad-accum');
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
   const slug = `${track.name.replace(/[^a-zA-Z0-9-]+/g, '_').slice(0, 40)}-${recipes.names.join('+')}-s${request.seed}`;
   return {
@@ -179,6 +192,8 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
     official: track.calibrated && overrides.length === 0,
     overrides,
     notes,
+    workers: request.workers ?? 1,
+    spec: { recipe: recipeSpec, track: request.track, backend: backend.name },
   };
 }
 
@@ -241,6 +256,7 @@ export async function executeRun(plan: RunPlan, request: Pick<RunRequest, 'outDi
       events,
       observer,
       signal: hooks.signal,
+      parallel: plan.workers > 1 ? { workers: plan.workers, comms: plan.recipes.comms, ...plan.spec } : undefined,
     });
   } catch (error) {
     store?.abandonRun(plan.runId, `crashed: ${(error as Error).message}`);
@@ -280,6 +296,7 @@ export async function executeRun(plan: RunPlan, request: Pick<RunRequest, 'outDi
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     parameters: outcome.parameters,
     optimizer: outcome.optimizer,
+    ...(outcome.parallel ? { parallel: outcome.parallel } : {}),
     evals: outcome.evals,
     eventLog: path.join(runDir, 'events.jsonl'),
     bundle: bundlePath,

@@ -16,7 +16,9 @@ import type { EventSink } from './events.ts';
 import { defaultParts, GPT } from './model.ts';
 import { engineFor } from './ops.ts';
 import { clipByGlobalNorm, type Optimizer } from './optim.ts';
+import { median } from './stats.ts';
 import type { ComposedRecipes } from './recipe.ts';
+import type { ParallelOptions } from './parallel/pool.ts';
 
 export type RunStatus = 'success' | 'budget_exhausted' | 'diverged' | 'aborted';
 
@@ -53,6 +55,8 @@ export interface TrainOutcome {
   evals: EvalPoint[];
   parameters: number;
   optimizer: string;
+  /** Data-parallel runs: workers, comms variant, and the median per-step exchange cost. */
+  parallel?: { workers: number; comms: string; commMsPerStep: number; commBytesPerStep: number };
 }
 
 export interface TrainObserver {
@@ -69,6 +73,33 @@ export interface TrainInput {
   events: EventSink;
   observer?: TrainObserver;
   signal?: AbortSignal;
+  /** Data-parallel training in worker threads (harness/parallel/): absent or workers 1 = this thread. */
+  parallel?: ParallelOptions;
+}
+
+/** What one optimizer step reports, whoever ran it. */
+export interface StepResult {
+  loss: number;
+  gradNorm: number;
+  /** Data-parallel only: time in the gradient exchange and bytes written to shared memory, per worker. */
+  commMs?: number;
+  commBytes?: number;
+  /** Data-parallel only: the worker whose loss was not finite, when one was not. */
+  badWorker?: number;
+}
+
+/**
+ * The model and its optimizer, as the training loop drives them: here in this thread (LocalReplica) or as a
+ * pool of data-parallel workers (harness/parallel/pool.ts). The loop, the clock and the rules are the same.
+ */
+export interface Replica {
+  readonly parameters: number;
+  readonly optimizer: string;
+  /** One step whose effect on the weights is undone; compiles and prepares every kernel. */
+  warmup(lrFactor: number): Promise<void>;
+  step(lrFactor: number, step: number): Promise<StepResult>;
+  evaluate(): Promise<number>;
+  dispose(): Promise<void>;
 }
 
 /**
@@ -120,43 +151,90 @@ export async function trainStep(
   return [loss!, norm!];
 }
 
+const median0 = (xs: number[]): number => (xs.length === 0 ? 0 : median(xs));
+
 /** Lets signal handlers (Ctrl-C) and the progress bar's timers run between steps. */
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** Training in this thread: the model, its optimizer and the seeded sampler. */
+class LocalReplica implements Replica {
+  private readonly model: GPT;
+  private optimizerInstance: Optimizer;
+  private sampler: BatchSampler;
+  private readonly valBatches: Batch[];
+
+  constructor(private readonly input: TrainInput) {
+    const { config, data, recipes, backend } = input;
+    this.model = new GPT(config.model, recipes.parts(defaultParts), engineFor(backend.tfjsBackend), config.train.seed);
+    recipes.onInit(this.model.params);
+    // Evaluate in training-sized batches: wasm's heap never shrinks, so a bigger eval batch would set the peak.
+    this.valBatches = evalBatches(data.val, config.train.evalTokens, config.model.blockSize, config.train.batchSize);
+    this.optimizerInstance = recipes.optimizer(this.model.params, config.train);
+    this.sampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, config.train.seed);
+  }
+
+  get parameters(): number {
+    return this.model.parameterCount();
+  }
+
+  get optimizer(): string {
+    return this.optimizerInstance.name;
+  }
+
+  async warmup(lrFactor: number): Promise<void> {
+    // One full step and one evaluation batch compile/prepare every kernel; then the weights are restored and the
+    // optimizer (with its state) is thrown away, so the measured run starts exactly from the init.
+    const { config, data, recipes } = this.input;
+    const { model } = this;
+    const snapshot = new Map([...model.params].map(([name, p]) => [name, tf.clone(p.variable)]));
+    const warmupSampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, config.train.seed + 1_000_003);
+    await trainStep(model, this.optimizerInstance, () => warmupSampler.next(), config, lrFactor, () => recipes.afterStep(model.params, 0));
+    this.optimizerInstance.dispose();
+    for (const [name, value] of snapshot) {
+      model.params.get(name)!.variable.assign(value);
+      value.dispose();
+    }
+    await evaluate(model, this.valBatches.slice(0, 1));
+    this.optimizerInstance = recipes.optimizer(model.params, config.train);
+    this.sampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, config.train.seed);
+  }
+
+  async step(lrFactor: number, step: number): Promise<StepResult> {
+    const { model } = this;
+    const [loss, gradNorm] = await trainStep(model, this.optimizerInstance, () => this.sampler.next(), this.input.config, lrFactor, () =>
+      this.input.recipes.afterStep(model.params, step),
+    );
+    return { loss, gradNorm };
+  }
+
+  evaluate(): Promise<number> {
+    return evaluate(this.model, this.valBatches);
+  }
+
+  async dispose(): Promise<void> {
+    this.optimizerInstance.dispose();
+    this.model.dispose();
+  }
+}
+
 export async function train(input: TrainInput): Promise<TrainOutcome> {
-  const { config, data, recipes, backend, events, observer, signal } = input;
+  const { config, recipes, events, observer, signal } = input;
   const { model: modelCfg, train: trainCfg } = config;
   const initStart = performance.now();
   events.emit('INTERVAL_START', 'init_start', null);
-
-  const engine = engineFor(backend.tfjsBackend);
-  const model = new GPT(modelCfg, recipes.parts(defaultParts), engine, trainCfg.seed);
-  recipes.onInit(model.params);
-  // Evaluate in training-sized batches: wasm's heap never shrinks, so a bigger eval batch would set the peak.
-  const valBatches = evalBatches(data.val, trainCfg.evalTokens, modelCfg.blockSize, trainCfg.batchSize);
+  const workers = input.parallel?.workers ?? 1;
+  const replica: Replica = workers > 1 ? await (await import('./parallel/pool.ts')).WorkerPool.start(input, input.parallel!) : new LocalReplica(input);
   const tokensPerStep = trainCfg.batchSize * modelCfg.blockSize * trainCfg.gradAccumSteps;
   const schedule = recipes.lrSchedule(trainCfg);
   const initMs = performance.now() - initStart;
 
-  // Warm-up: one full step and one evaluation batch compile/prepare every kernel; then the weights are restored
-  // and the optimizer (with its state) is thrown away, so the measured run starts exactly from the init.
   const warmupStart = performance.now();
-  const snapshot = new Map([...model.params].map(([name, p]) => [name, tf.clone(p.variable)]));
-  const warmupSampler = new BatchSampler(data.train, trainCfg.batchSize, modelCfg.blockSize, trainCfg.seed + 1_000_003);
-  const warmupOptimizer = recipes.optimizer(model.params, trainCfg);
-  await trainStep(model, warmupOptimizer, () => warmupSampler.next(), config, schedule(0), () => recipes.afterStep(model.params, 0));
-  warmupOptimizer.dispose();
-  for (const [name, value] of snapshot) {
-    model.params.get(name)!.variable.assign(value);
-    value.dispose();
-  }
-  await evaluate(model, valBatches.slice(0, 1));
+  await replica.warmup(schedule(0));
   const warmupMs = performance.now() - warmupStart;
-  events.emit('INTERVAL_END', 'init_stop', null, { init_ms: initMs, warmup_ms: warmupMs, parameters: model.parameterCount() });
-
-  const optimizer = recipes.optimizer(model.params, trainCfg);
-  const sampler = new BatchSampler(data.train, trainCfg.batchSize, modelCfg.blockSize, trainCfg.seed);
-  events.emit('INTERVAL_START', 'run_start', { config, optimizer: optimizer.name, parameters: model.parameterCount() });
+  events.emit('INTERVAL_END', 'init_stop', null, { init_ms: initMs, warmup_ms: warmupMs, parameters: replica.parameters });
+  events.emit('INTERVAL_START', 'run_start', { config, optimizer: replica.optimizer, parameters: replica.parameters, workers });
+  const commMs: number[] = [];
+  const commBytes: number[] = [];
 
   const evals: EvalPoint[] = [];
   let evalMs = 0;
@@ -170,7 +248,7 @@ export async function train(input: TrainInput): Promise<TrainOutcome> {
   const runEval = async (): Promise<EvalPoint> => {
     observer?.onEvalStart?.(step);
     const start = performance.now();
-    const valLoss = await evaluate(model, valBatches);
+    const valLoss = await replica.evaluate();
     evalMs += performance.now() - start;
     const point: EvalPoint = { step, tokens: step * tokensPerStep, trainTimeMs, valLoss };
     evals.push(point);
@@ -214,15 +292,27 @@ export async function train(input: TrainInput): Promise<TrainOutcome> {
     }
     const lrFactor = schedule(step);
     const start = performance.now();
-    const [trainLoss, gradNorm] = await trainStep(model, optimizer, () => sampler.next(), config, lrFactor, () => recipes.afterStep(model.params, step));
+    let result: StepResult;
+    try {
+      result = await replica.step(lrFactor, step);
+    } catch (error) {
+      // A data-parallel worker died: stop cleanly, keep what was measured, say which one.
+      status = 'aborted';
+      reason = error instanceof Error ? error.message : String(error);
+      break;
+    }
     const stepMs = performance.now() - start;
     trainTimeMs += stepMs;
     step += 1;
-    events.emit('POINT_IN_TIME', 'train_loss', trainLoss, { step, step_ms: stepMs, train_time_ms: trainTimeMs, lr_factor: lrFactor, grad_norm: gradNorm });
+    const { loss: trainLoss, gradNorm } = result;
+    if (result.commMs !== undefined) commMs.push(result.commMs);
+    if (result.commBytes !== undefined) commBytes.push(result.commBytes);
+    const comm = result.commMs !== undefined ? { comm_ms: result.commMs, comm_bytes: result.commBytes } : {};
+    events.emit('POINT_IN_TIME', 'train_loss', trainLoss, { step, step_ms: stepMs, train_time_ms: trainTimeMs, lr_factor: lrFactor, grad_norm: gradNorm, ...comm });
     observer?.onStep?.({ step, trainLoss, stepMs, trainTimeMs, lrFactor }, { valLoss: lastVal, tokensPerSec: (step * tokensPerStep) / (trainTimeMs / 1000) });
     if (!Number.isFinite(trainLoss) || !Number.isFinite(gradNorm)) {
       status = 'diverged';
-      reason = `training loss is ${trainLoss} at step ${step}`;
+      reason = `training loss is ${trainLoss} at step ${step}${result.badWorker !== undefined ? ` (worker ${result.badWorker})` : ''}`;
       break;
     }
     if (step % trainCfg.evalInterval === 0) checkTarget(await runEval());
@@ -244,8 +334,11 @@ export async function train(input: TrainInput): Promise<TrainOutcome> {
     warmupMs,
     evalMs,
     evals,
-    parameters: model.parameterCount(),
-    optimizer: optimizer.name,
+    parameters: replica.parameters,
+    optimizer: replica.optimizer,
+    ...(workers > 1
+      ? { parallel: { workers, comms: input.parallel!.comms, commMsPerStep: median0(commMs), commBytesPerStep: median0(commBytes) } }
+      : {}),
   };
   events.emit('INTERVAL_END', 'run_stop', finalStatus, {
     reason,
@@ -254,7 +347,6 @@ export async function train(input: TrainInput): Promise<TrainOutcome> {
     time_to_target_ms: outcome.timeToTargetMs,
     final_val_loss: outcome.finalValLoss,
   });
-  optimizer.dispose();
-  model.dispose();
+  await replica.dispose();
   return outcome;
 }

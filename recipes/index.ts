@@ -3,6 +3,7 @@ import type { Recipe } from '../harness/recipe.ts';
 import { UserError } from '../harness/errors.ts';
 import { baselineRecipe } from './baseline.ts';
 import { fusedKernelsRecipe } from './fusedKernels.ts';
+import { commsBf16Recipe, commsBucketedRecipe, commsOverlapRecipe, commsShardedRecipe } from './comms.ts';
 import { muonRecipe } from './muon.ts';
 import { ngptRecipe } from './ngpt.ts';
 import { qkNormRecipe } from './qkNorm.ts';
@@ -25,6 +26,10 @@ export const RECIPE_FACTORIES: Readonly<Record<string, () => Recipe>> = {
   'untied-head': untiedHeadRecipe,
   wsd: wsdRecipe,
   'fused-kernels': fusedKernelsRecipe,
+  'comms-bucketed': commsBucketedRecipe,
+  'comms-bf16': commsBf16Recipe,
+  'comms-overlap': commsOverlapRecipe,
+  'comms-sharded': commsShardedRecipe,
 };
 
 /** Parses `a,b,c` into fresh recipe instances; unknown names are a one-line error. */

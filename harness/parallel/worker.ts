@@ -1,0 +1,163 @@
+/**
+ * One data-parallel replica, in its own worker thread with its own TF.js engine and backend (one thread each).
+ * Every replica builds the same model from the same seed and draws the same global batch from the same sampler,
+ * then trains on its own slice of rows; gradients are averaged through shared memory (comms.ts), so the replicas
+ * apply identical updates and stay identical. Messages from the pool: warmup, step, eval, stop.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { useBackend, type BackendRequest } from '../backends/index.ts';
+import type { RunConfig } from '../config.ts';
+import { BatchSampler, evalBatches, type Batch } from '../data/tokens.ts';
+import { defaultParts, GPT } from '../model.ts';
+import { engineFor } from '../ops.ts';
+import { clipByGlobalNorm, type Optimizer } from '../optim.ts';
+import { composeRecipes } from '../recipe.ts';
+import { resolveTrack } from '../tracks.ts';
+import { evaluate } from '../train.ts';
+import { resolveRecipes } from '../../recipes/index.ts';
+import { WorkerComms, type SharedComms } from './comms.ts';
+
+export interface WorkerSetup {
+  rank: number;
+  recipe: string;
+  track: string;
+  backend: BackendRequest;
+  config: RunConfig;
+  comms: SharedComms;
+  /** Fault injection for the tests: "crash@<rank>:<step>" or "nan@<rank>:<step>" (SPEEDRUN_FAULT). */
+  fault?: string;
+}
+
+export type PoolMessage = { type: 'warmup'; lrFactor: number } | { type: 'step'; lrFactor: number; step: number } | { type: 'eval' } | { type: 'stop' };
+export type WorkerReply =
+  | { type: 'ready'; parameters: number; optimizer: string; names: string[]; sizes: number[] }
+  | { type: 'warm' }
+  | { type: 'stepped'; loss: number; gradNorm: number; commMs: number; commBytes: number }
+  | { type: 'evaluated'; valLoss: number }
+  | { type: 'error'; message: string };
+
+const setup = (workerData as { setup: WorkerSetup }).setup;
+const port = parentPort!;
+const reply = (message: WorkerReply) => port.postMessage(message);
+
+/** This worker's rows of the global batch (the batch size divides evenly: checked by the pool). */
+function slice(batch: Batch, rank: number, workers: number): Batch {
+  const rows = batch.batchSize / workers;
+  const span = rows * batch.seqLen;
+  return {
+    inputs: batch.inputs.subarray(rank * span, (rank + 1) * span),
+    targets: batch.targets.subarray(rank * span, (rank + 1) * span),
+    batchSize: rows,
+    seqLen: batch.seqLen,
+  };
+}
+
+async function main(): Promise<void> {
+  const { config, rank } = setup;
+  const backend = await useBackend(setup.backend, { threads: 1 });
+  const data = resolveTrack(setup.track).load();
+  const recipes = composeRecipes(resolveRecipes(setup.recipe));
+  const model = new GPT(config.model, recipes.parts(defaultParts), engineFor(backend.tfjsBackend), config.train.seed);
+  recipes.onInit(model.params);
+  const comms = new WorkerComms(setup.comms, rank);
+  const names = setup.comms.names;
+  const sharded = setup.comms.variant === 'sharded';
+  // ZeRO-1: each worker keeps optimizer state for its own parameters only.
+  const ownedTable = () => new Map([...model.params].filter(([name]) => !sharded || comms.owner[names.indexOf(name)] === rank));
+  const valBatches = evalBatches(data.val, config.train.evalTokens, config.model.blockSize, config.train.batchSize);
+  const [faultKind, faultAt] = (setup.fault ?? '').split('@');
+  const [faultRank, faultStep] = (faultAt ?? '').split(':').map(Number);
+
+  const step = async (optimizer: Optimizer, sampler: BatchSampler, lrFactor: number, stepIndex: number, warm = false): Promise<WorkerReply> => {
+    const faultHere = !warm && faultRank === rank && faultStep === stepIndex;
+    if (faultKind === 'crash' && faultHere) throw new Error(`injected crash at step ${stepIndex}`);
+    const batch = slice(sampler.next(), rank, setup.comms.workers);
+    const { value, grads: byVariable } = tf.variableGrads(() => model.loss(batch.inputs, batch.targets, batch.batchSize, batch.seqLen), model.variables());
+    const grads = model.byParamName(byVariable);
+    let loss = (await value.data())[0]!;
+    if (faultKind === 'nan' && faultHere) loss = Number.NaN;
+    const arrays = await Promise.all(names.map(async (n) => (await grads[n]!.data()) as Float32Array));
+    value.dispose();
+    Object.values(grads).forEach((g) => g.dispose());
+    const shapes = names.map((n) => model.params.get(n)!.shape);
+    let gradNorm: number;
+    let commMs: number;
+    let commBytes: number;
+    if (!sharded) {
+      const { mean, stats } = comms.allReduceMean(arrays);
+      const normTensor = tf.tidy(() => {
+        const averaged = Object.fromEntries(names.map((n, i) => [n, tf.tensor(mean[i]!, shapes[i])]));
+        const { grads: clipped, norm } = clipByGlobalNorm(averaged, config.train.gradClip);
+        optimizer.step(clipped, lrFactor);
+        return norm;
+      });
+      gradNorm = (await normTensor.data())[0]!;
+      normTensor.dispose();
+      ({ ms: commMs, bytes: commBytes } = stats);
+    } else {
+      const scattered = comms.reduceScatterMean(arrays);
+      gradNorm = scattered.globalNorm;
+      // The same clipping as clipByGlobalNorm, from the exchanged global norm.
+      const scale = config.train.gradClip > 0 ? Math.min(1, config.train.gradClip / (gradNorm + 1e-6)) : 1;
+      tf.tidy(() => {
+        const owned = Object.fromEntries([...scattered.owned].map(([i, g]) => [names[i]!, tf.mul(tf.tensor(g, shapes[i]), scale)]));
+        optimizer.step(owned, lrFactor);
+      });
+      const updated = new Map(await Promise.all([...scattered.owned.keys()].map(async (i) => [i, (await model.params.get(names[i]!)!.variable.data()) as Float32Array] as const)));
+      const gathered = comms.allGather(updated);
+      for (const [i, w] of gathered.weights) model.params.get(names[i]!)!.variable.assign(tf.tensor(w, shapes[i]));
+      commMs = scattered.stats.ms + gathered.stats.ms;
+      commBytes = scattered.stats.bytes + gathered.stats.bytes;
+    }
+    recipes.afterStep(model.params, stepIndex);
+    return { type: 'stepped', loss, gradNorm, commMs, commBytes };
+  };
+
+  let optimizer = recipes.optimizer(ownedTable(), config.train);
+  let sampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, config.train.seed);
+  reply({ type: 'ready', parameters: model.parameterCount(), optimizer: optimizer.name, names, sizes: setup.comms.sizes });
+
+  port.on('message', (message: PoolMessage) => {
+    const handle = async (): Promise<WorkerReply | undefined> => {
+      switch (message.type) {
+        case 'warmup': {
+          // As train.ts: one full step (comms included), then weights restored and the optimizer discarded.
+          const snapshot = new Map([...model.params].map(([name, p]) => [name, tf.clone(p.variable)]));
+          const warmupSampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, config.train.seed + 1_000_003);
+          await step(optimizer, warmupSampler, message.lrFactor, 0, true);
+          optimizer.dispose();
+          for (const [name, value] of snapshot) {
+            model.params.get(name)!.variable.assign(value);
+            value.dispose();
+          }
+          if (rank === 0) await evaluate(model, valBatches.slice(0, 1));
+          optimizer = recipes.optimizer(ownedTable(), config.train);
+          sampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, config.train.seed);
+          return { type: 'warm' };
+        }
+        case 'step':
+          return step(optimizer, sampler, message.lrFactor, message.step);
+        case 'eval':
+          return { type: 'evaluated', valLoss: await evaluate(model, valBatches) };
+        case 'stop':
+          optimizer.dispose();
+          model.dispose();
+          port.close();
+          return undefined;
+      }
+    };
+    handle().then(
+      (r) => r && reply(r),
+      (error: unknown) => {
+        reply({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+        process.exit(1);
+      },
+    );
+  });
+}
+
+main().catch((error: unknown) => {
+  reply({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+  process.exit(1);
+});
