@@ -9,21 +9,31 @@ import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-const [backend = 'wasm', stepsArg = '30', accumArg = '1'] = process.argv.slice(2);
-const plan = await resolveRun({ recipe: 'baseline', track: 'brown-char', backend: backend as BackendRequest, seed: 0, steps: Number(stepsArg), target: 0.01, gradAccum: Number(accumArg) });
+const [backend = 'wasm', stepsArg = '30', accumArg = '1', workersArg = '1', threadsArg = '', recipe = 'baseline'] = process.argv.slice(2);
+const plan = await resolveRun({
+  recipe,
+  track: 'brown-char',
+  backend: backend as BackendRequest,
+  seed: 0,
+  steps: Number(stepsArg),
+  target: 0.01,
+  gradAccum: Number(accumArg) > 1 ? Number(accumArg) : undefined,
+  workers: Number(workersArg),
+  threads: threadsArg ? Number(threadsArg) : undefined,
+});
 plan.config.train.evalTokens = plan.config.train.batchSize * plan.config.model.blockSize; // one eval batch
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'speedrun-bench-'));
 const record = await executeRun(plan, { outDir: out });
-const stepMs = readEventLog(record.eventLog)
-  .filter((e) => e.key === 'train_loss')
-  .map((e) => (e.metadata as { step_ms: number }).step_ms)
-  .sort((a, b) => a - b);
+const steps = readEventLog(record.eventLog).filter((e) => e.key === 'train_loss');
+const stepMs = steps.map((e) => (e.metadata as { step_ms: number }).step_ms).sort((a, b) => a - b);
 const median = stepMs[Math.floor(stepMs.length / 2)]!;
 const tokensPerStep = plan.config.train.batchSize * plan.config.train.gradAccumSteps * plan.config.model.blockSize;
 process.stdout.write(
   `${JSON.stringify({
     backend: record.backend,
     gradAccum: plan.config.train.gradAccumSteps,
+    workers: plan.workers,
+    parallel: record.parallel ?? null,
     steps: stepMs.length,
     medianStepMs: median,
     tokensPerSec: (tokensPerStep / median) * 1000,
