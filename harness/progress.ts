@@ -53,6 +53,9 @@ export function formatSummary(record: RunRecord): string {
     ['tokens/s', `${Math.round(record.tokensPerSec).toLocaleString('en-US')} (${record.msPerStep.toFixed(1)} ms/step)`],
     ['backend', `${record.backend.name} (${record.backend.package} ${record.backend.version}, ${record.backend.threads} thread${record.backend.threads === 1 ? '' : 's'})`],
     ['peak memory', `${record.peakRssMiB.toFixed(0)} MiB resident`],
+    ...(record.parallel
+      ? [['workers', `${record.parallel.workers} (${record.parallel.comms}): gradient exchange ${record.parallel.commMsPerStep.toFixed(1)} ms and ${Math.round(record.parallel.commBytesPerStep).toLocaleString('en-US')} bytes per step and worker (median)`] as [string, string]]
+      : []),
     ['run', record.eventLog.replace(/events\.jsonl$/, '')],
     ['bundle', record.bundle],
   ];
