@@ -5,7 +5,7 @@ import { useBackend, type BackendRequest } from '../harness/backends/index.ts';
 import { causalMask, crossEntropy, engineFor, layerNorm, makeCausalAttention, makeGeluMlp, makeLinear } from '../harness/ops.ts';
 
 const backend = await useBackend((process.argv[2] ?? 'wasm') as BackendRequest);
-const engine = engineFor(backend.tfjsBackend);
+const engine = engineFor(backend);
 const [B, T, C, H, V] = [12, 64, 128, 4, 85];
 const N = B * T;
 const linear = makeLinear(engine);

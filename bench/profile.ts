@@ -14,7 +14,7 @@ import { trainStep } from '../harness/train.ts';
 const [recipe = 'baseline', backend = 'wasm', stepsArg = '10'] = process.argv.slice(2);
 const plan = await resolveRun({ recipe, track: 'brown-char', backend: backend as BackendRequest, seed: 0 });
 const { config } = plan;
-const model = new GPT(config.model, plan.recipes.parts(defaultParts), engineFor(plan.backend.tfjsBackend), 0);
+const model = new GPT(config.model, plan.recipes.parts(defaultParts), engineFor(plan.backend), 0);
 plan.recipes.onInit(model.params);
 const optimizer = plan.recipes.optimizer(model.params, config.train);
 const sampler = new BatchSampler(plan.data.train, config.train.batchSize, config.model.blockSize, 0);

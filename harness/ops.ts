@@ -46,10 +46,14 @@ function customOp<A extends tf.Tensor[]>(f: (...inputs: A) => CustomOpResult): (
   return (...inputs: A) => op(...inputs);
 }
 
-export function engineFor(backendName: string): Engine {
+/** `backend`: a TF.js backend name, or speedrun's backend info (native runs on TF.js's wasm with BLAS matmuls). */
+export function engineFor(backend: string | { name: string; tfjsBackend: string }): Engine {
+  const name = typeof backend === 'string' ? backend : backend.name;
+  const tfjs = typeof backend === 'string' ? backend : backend.tfjsBackend;
   return {
-    transposeFirst: backendName === 'wasm' || backendName === 'cpu',
-    hasSegmentSum: tf.getKernel('UnsortedSegmentSum', backendName) !== undefined,
+    // native's sgemm takes transposes as flags; wasm's and cpu's matMul are much slower with them.
+    transposeFirst: name === 'wasm' || name === 'cpu',
+    hasSegmentSum: tf.getKernel('UnsortedSegmentSum', tfjs) !== undefined,
   };
 }
 

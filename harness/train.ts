@@ -165,7 +165,7 @@ class LocalReplica implements Replica {
 
   constructor(private readonly input: TrainInput) {
     const { config, data, recipes, backend } = input;
-    this.model = new GPT(config.model, recipes.parts(defaultParts), engineFor(backend.tfjsBackend), config.train.seed);
+    this.model = new GPT(config.model, recipes.parts(defaultParts), engineFor(backend), config.train.seed);
     recipes.onInit(this.model.params);
     // Evaluate in training-sized batches: wasm's heap never shrinks, so a bigger eval batch would set the peak.
     this.valBatches = evalBatches(data.val, config.train.evalTokens, config.model.blockSize, config.train.batchSize);

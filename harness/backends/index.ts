@@ -1,6 +1,7 @@
 /**
  * Engine selection. `auto` picks the fastest backend that loads here:
- * tensorflow-gpu (if it sees a GPU) > webgpu (on a hardware adapter only) > tensorflow > wasm. The tfjs-node packages download libtensorflow at
+ * tensorflow-gpu (if it sees a GPU) > webgpu (on a hardware adapter only) > native (when its addon is built) >
+ * tensorflow > wasm. The tfjs-node packages download libtensorflow at
  * install time, so they are optional dependencies: on a machine without internet they are simply absent.
  */
 import * as os from 'node:os';
@@ -8,9 +9,10 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../errors.ts';
 import { trimWasmWorkers, withThreadedWasm } from './wasmThreads.ts';
+import { loadNativeBlas, NATIVE_INSTALL_HINT, nativeBuilt, useBlasForMatMul } from './nativeBlas.ts';
 import { activateWebgpu, probeWebgpu, webgpuInstalled, WEBGPU_INSTALL_HINT, type AdapterInfo } from './webgpu.ts';
 
-export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'webgpu', 'native', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_NAMES)[number];
 export type BackendName = Exclude<BackendRequest, 'auto'>;
 
@@ -147,6 +149,27 @@ async function loadHardwareWebgpu(): Promise<BackendInfo> {
   return loadWebgpu();
 }
 
+async function loadNative(threads: number): Promise<BackendInfo> {
+  if (!nativeBuilt()) throw new UserError(`backend 'native' is not built here: ${NATIVE_INSTALL_HINT}`);
+  const wasm = await loadWasm(threads);
+  let blas;
+  try {
+    blas = loadNativeBlas(wasm.threads);
+  } catch (error) {
+    throw new UserError(`backend 'native': the addon failed to load (${firstLine(error)}); ${NATIVE_INSTALL_HINT}`);
+  }
+  useBlasForMatMul(blas);
+  const config = blas.config(); // e.g. "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64"
+  return {
+    name: 'native',
+    tfjsBackend: 'wasm',
+    package: 'speedrun native (OpenBLAS) + @tensorflow/tfjs-backend-wasm',
+    version: `${config.split(' ').slice(0, 2).join(' ')} ${config.split(' ').at(-2) ?? ''}, wasm ${wasm.version}`.trim(),
+    threads: wasm.threads,
+    note: wasm.note,
+  };
+}
+
 async function loadCpu(): Promise<BackendInfo> {
   await import('@tensorflow/tfjs-backend-cpu');
   await tf.setBackend('cpu');
@@ -179,12 +202,15 @@ export async function useBackend(request: BackendRequest, options: BackendOption
     info =
       (await tryLoad(() => loadNode('tensorflow-gpu'))) ??
       (await tryLoad(loadHardwareWebgpu)) ??
+      (nativeBuilt() ? await tryLoad(() => loadNative(threads)) : undefined) ??
       (await tryLoad(() => loadNode('tensorflow'))) ??
       (await loadWasm(threads));
   } else if (request === 'tensorflow-gpu' || request === 'tensorflow') {
     info = await loadNode(request);
   } else if (request === 'webgpu') {
     info = await loadWebgpu();
+  } else if (request === 'native') {
+    info = await loadNative(threads);
   } else if (request === 'wasm') {
     info = await loadWasm(threads);
   } else {
@@ -211,6 +237,7 @@ export function describeBackends(): { name: BackendName; available: boolean; how
   return [
     { name: 'tensorflow-gpu', available: gpu, how: gpu ? 'installed (needs CUDA 11.2 + cuDNN 8)' : 'npm install @tensorflow/tfjs-node-gpu (downloads libtensorflow)' },
     { name: 'webgpu', available: webgpuInstalled(), how: webgpuInstalled() ? `installed (Dawn); needs a Vulkan adapter: ${WEBGPU_INSTALL_HINT}` : 'npm install webgpu (Dawn, prebuilt)' },
+    { name: 'native', available: nativeBuilt(), how: nativeBuilt() ? 'built: wasm with OpenBLAS matrix products' : NATIVE_INSTALL_HINT },
     { name: 'tensorflow', available: node, how: node ? 'installed' : 'npm install @tensorflow/tfjs-node (downloads libtensorflow)' },
     { name: 'wasm', available: true, how: `embedded default, XNNPACK with ${os.availableParallelism()} threads` },
     { name: 'cpu', available: true, how: 'embedded, pure JavaScript (slow; for tests)' },

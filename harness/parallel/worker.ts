@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   const backend = await useBackend(setup.backend, { threads: 1 });
   const data = resolveTrack(setup.track).load();
   const recipes = composeRecipes(resolveRecipes(setup.recipe));
-  const model = new GPT(config.model, recipes.parts(defaultParts), engineFor(backend.tfjsBackend), config.train.seed);
+  const model = new GPT(config.model, recipes.parts(defaultParts), engineFor(backend), config.train.seed);
   recipes.onInit(model.params);
   const comms = new WorkerComms(setup.comms, rank);
   const names = setup.comms.names;

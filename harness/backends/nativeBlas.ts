@@ -1,0 +1,111 @@
+/**
+ * The `native` backend: TF.js's wasm backend with every matrix product (BatchMatMul, which 2-D matMul also goes
+ * through) replaced by OpenBLAS's sgemm, called through a Node-API addon (native/blas.c, built at install time
+ * when libopenblas-dev is present) directly on the wasm heap, so no data is copied. Transposes are sgemm flags,
+ * not copies. Everything else stays wasm's (XNNPACK, SIMD, threads).
+ *
+ * Why wasm and not the cpu backend underneath: the cpu backend's pure-JavaScript kernels run ~40x slower than
+ * wasm's, so the non-matmul part of a step would cost seconds. Why it matters: tfjs-backend-wasm sends every
+ * batched product (attention's q·kᵀ and P·v, ~45 % of a nano step) to a scalar loop at ~1.5 GFLOP/s.
+ */
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { PROJECT_ROOT } from '../environment.ts';
+
+export interface NativeBlas {
+  sgemmBatched(memory: Uint8Array, aOffset: number, bOffset: number, cOffset: number, batch: number, m: number, n: number, k: number, transA: boolean, transB: boolean, strideA: number, strideB: number): void;
+  setThreads(threads: number): void;
+  config(): string;
+}
+
+export const ADDON_PATH = path.join(PROJECT_ROOT, 'native', 'build', 'Release', 'speedrun_blas.node');
+export const NATIVE_INSTALL_HINT = 'install OpenBLAS (Debian/Ubuntu: apt-get install libopenblas-dev) and run `npm run build:native` (or npm ci again)';
+
+const require = createRequire(import.meta.url);
+let loaded: NativeBlas | undefined;
+
+export const nativeBuilt = (): boolean => fs.existsSync(ADDON_PATH);
+
+/**
+ * OpenBLAS picks its kernels from the CPU model; on virtual CPUs that report a generic model it falls back to
+ * "Prescott" (SSE3, ~30 GFLOP/s here). Choose from the instruction-set flags instead, unless the user did.
+ */
+function chooseCoreType(): void {
+  if (process.env.OPENBLAS_CORETYPE) return;
+  let flags = '';
+  try {
+    flags = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '';
+  } catch {
+    return;
+  }
+  const has = (f: string) => new RegExp(`\\b${f}\\b`).test(flags);
+  if (has('avx512f') && has('avx512bw') && has('avx512vl')) process.env.OPENBLAS_CORETYPE = 'SkylakeX';
+  else if (has('avx2') && has('fma')) process.env.OPENBLAS_CORETYPE = 'Haswell';
+}
+
+export function loadNativeBlas(threads: number): NativeBlas {
+  if (!loaded) {
+    chooseCoreType();
+    loaded = require(ADDON_PATH) as NativeBlas;
+  }
+  loaded.setThreads(threads);
+  return loaded;
+}
+
+interface WasmBackendLike {
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  wasm: { HEAPU8: Uint8Array };
+}
+
+/** Replaces wasm's BatchMatMul with sgemm on the wasm heap (broadcasting as TF.js does, batch of 1 on a side). */
+export function useBlasForMatMul(blas: NativeBlas): void {
+  const original = tf.getKernel('BatchMatMul', 'wasm');
+  if (!original) throw new Error('the wasm backend has no BatchMatMul kernel to replace');
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({
+    kernelName: 'BatchMatMul',
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+      const backend = args.backend as unknown as WasmBackendLike;
+      const ra = a.shape.length;
+      const rb = b.shape.length;
+      const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+      const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+      const sameOuter = ra === rb && a.shape.slice(0, -2).every((d, i) => d === b.shape[i]);
+      if (a.dtype !== 'float32' || b.dtype !== 'float32' || !(sameOuter || batchA === 1 || batchB === 1)) {
+        return original.kernelFunc(args); // partial broadcasting: wasm's own kernel
+      }
+      const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
+      const k = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+      const n = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
+      const outer = (batchA >= batchB ? a : b).shape.slice(0, -2);
+      const batch = Math.max(batchA, batchB);
+      const out = backend.makeOutput([...outer, m, n], 'float32');
+      if (batch * m * n === 0) return out;
+      if (k === 0) {
+        new Float32Array(backend.wasm.HEAPU8.buffer, backend.dataIdMap.get(out.dataId).memoryOffset, batch * m * n).fill(0);
+        return out;
+      }
+      blas.sgemmBatched(
+        backend.wasm.HEAPU8, // read after makeOutput: allocating may grow (and replace) the heap
+        backend.dataIdMap.get(a.dataId).memoryOffset,
+        backend.dataIdMap.get(b.dataId).memoryOffset,
+        backend.dataIdMap.get(out.dataId).memoryOffset,
+        batch,
+        m,
+        n,
+        k,
+        transposeA,
+        transposeB,
+        batchA === 1 ? 0 : m * k,
+        batchB === 1 ? 0 : k * n,
+      );
+      return out;
+    },
+  });
+}

@@ -1,0 +1,83 @@
+/*
+ * speedrun's native BLAS bridge: batched single-precision GEMM from OpenBLAS (cblas_sgemm), called on memory the
+ * caller owns (the TF.js wasm heap), through Node-API. No arithmetic here: every product is OpenBLAS's.
+ *
+ * sgemmBatched(memory, aOffset, bOffset, cOffset, batch, m, n, k, transA, transB, strideA, strideB)
+ *   memory: a typed array over the heap (its ArrayBuffer or SharedArrayBuffer); offsets in bytes from its start;
+ *   C[i] (m x n, row-major) = op(A[i]) op(B[i]); strideA/strideB in elements between batch entries (0 =
+ *   broadcast one matrix to every entry).
+ */
+#include <node_api.h>
+#include <cblas.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CHECK(call)                                                      \
+  if ((call) != napi_ok) {                                               \
+    napi_throw_error(env, NULL, "speedrun_blas: bad arguments");         \
+    return NULL;                                                         \
+  }
+
+static int64_t get_int(napi_env env, napi_value v) {
+  int64_t out = 0;
+  napi_get_value_int64(env, v, &out);
+  return out;
+}
+
+static napi_value sgemm_batched(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 12) {
+    napi_throw_error(env, NULL, "speedrun_blas: sgemmBatched takes 12 arguments");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t length;
+  void *data = NULL;
+  napi_value buffer;
+  size_t byte_offset;
+  CHECK(napi_get_typedarray_info(env, argv[0], &type, &length, &data, &buffer, &byte_offset));
+  uint8_t *base = (uint8_t *)data - byte_offset;
+  const int64_t a_off = get_int(env, argv[1]), b_off = get_int(env, argv[2]), c_off = get_int(env, argv[3]);
+  const int batch = (int)get_int(env, argv[4]), m = (int)get_int(env, argv[5]), n = (int)get_int(env, argv[6]), k = (int)get_int(env, argv[7]);
+  bool trans_a = false, trans_b = false;
+  napi_get_value_bool(env, argv[8], &trans_a);
+  napi_get_value_bool(env, argv[9], &trans_b);
+  const int64_t stride_a = get_int(env, argv[10]), stride_b = get_int(env, argv[11]);
+  const float *a = (const float *)(base + a_off);
+  const float *b = (const float *)(base + b_off);
+  float *c = (float *)(base + c_off);
+  const int lda = trans_a ? m : k, ldb = trans_b ? k : n;
+  for (int i = 0; i < batch; i++) {
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f,
+                a + i * stride_a, lda, b + i * stride_b, ldb, 0.0f, c + (int64_t)i * m * n, n);
+  }
+  return NULL;
+}
+
+static napi_value set_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  openblas_set_num_threads((int)get_int(env, argv[0]));
+  return NULL;
+}
+
+static napi_value config(napi_env env, napi_callback_info info) {
+  napi_value out;
+  napi_create_string_utf8(env, openblas_get_config(), NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"sgemmBatched", NULL, sgemm_batched, NULL, NULL, NULL, napi_default, NULL},
+      {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"config", NULL, config, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, 3, props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,59 @@
+/**
+ * The native backend (wasm + OpenBLAS sgemm through native/blas.c). Skipped where the addon is not built (no
+ * libopenblas-dev), unless SPEEDRUN_REQUIRE_NATIVE=1 (set by .ci/run, which installs OpenBLAS).
+ * Products agree with an explicit reference within 1e-5 relative (fp32, summation order differs); training
+ * follows wasm's loss curve from the same seed within 1e-5; no tensor leaks over 100 steps (the addon itself
+ * allocates nothing: it writes into the output tensor TF.js allocated on the wasm heap).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { nativeBuilt } from '../harness/backends/nativeBlas.ts';
+import { fixtureTextFile, ROOT, runCli, tempDir } from './utils.ts';
+
+const required = process.env.SPEEDRUN_REQUIRE_NATIVE === '1';
+function unavailable(t: { skip(why: string): void }): boolean {
+  if (nativeBuilt()) return false;
+  if (required) assert.fail('the native backend is required here (apt-get install libopenblas-dev && npm run build:native)');
+  t.skip('native addon not built (libopenblas-dev missing)');
+  return true;
+}
+
+test('native matrix products (transposes, batches, broadcasting) agree with a reference', (t) => {
+  if (unavailable(t)) return;
+  const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', 'native-kernels.ts')], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(child.status, 0, child.stderr);
+  const diffs = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+  assert.equal(Object.keys(diffs).length, 7);
+  for (const [name, diff] of Object.entries(diffs)) assert.ok(diff < 1e-5, `${name}: ${diff}`);
+});
+
+test('native training follows wasm from the same seed, without leaking tensors', (t) => {
+  if (unavailable(t)) return;
+  const file = fixtureTextFile();
+  const losses = (backend: string) => {
+    const out = tempDir();
+    const result = runCli(['--track', `text:${file}`, '--preset', 'micro', '--backend', backend, '--steps', '10', '--out', out, '-q'], 120_000);
+    assert.equal(result.status, 3, result.stderr);
+    const [runDir] = fs.readdirSync(path.join(out, 'runs'));
+    return fs.readFileSync(path.join(out, 'runs', runDir!, 'events.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"train_loss"')).map((l) => JSON.parse(l).value as number);
+  };
+  const native = losses('native');
+  const wasm = losses('wasm');
+  assert.equal(native.length, 10);
+  native.forEach((l, i) => assert.ok(Math.abs(l - wasm[i]!) / wasm[i]! < 1e-5, `step ${i + 1}: native ${l} vs wasm ${wasm[i]}`));
+  const leaks = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', 'native-leaks.ts'), file], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(leaks.status, 0, leaks.stderr);
+  const { at10, at100 } = JSON.parse(leaks.stdout.trim().split('\n').at(-1)!) as { at10: number; at100: number };
+  assert.ok(at10 > 0);
+  assert.equal(at100, at10, 'live tensors after step 100 equal those after step 10');
+});
+
+test('asking for native where it is not built is a one-line error naming the apt package', (t) => {
+  if (nativeBuilt()) return t.skip('the addon is built here');
+  const result = runCli(['--backend', 'native', '--steps', '1']);
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /libopenblas-dev/);
+});
