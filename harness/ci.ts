@@ -14,7 +14,7 @@ import { UserError } from './errors.ts';
 import { compareRuns, type Comparison, type DecisionOptions } from './regression.ts';
 import type { RunRecord } from './run.ts';
 import { mean, std } from './stats.ts';
-import { readBundle, verifyBundle } from './store/bundle.ts';
+import { bundlePaths, readBundle, verifyBundle } from './store/bundle.ts';
 
 /**
  * Run-to-run noise of one brown-char time to target on this machine (2-core CI-class box), for paired runs of the
@@ -79,17 +79,6 @@ function git(args: string[], cwd = PROJECT_ROOT): { ok: boolean; out: string } {
   return { ok: r.status === 0, out: (r.stdout ?? '').trim() || (r.stderr ?? '').trim() };
 }
 
-function bundleFiles(spec: string): string[] {
-  return spec
-    .split(',')
-    .flatMap((entry) => {
-      const stat = fs.statSync(entry);
-      if (!stat.isDirectory()) return [entry];
-      return fs.readdirSync(entry, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json')).map((f) => path.join(entry, f));
-    })
-    .sort();
-}
-
 /** Runs one `speedrun run` of a checkout in its own process and reads back its run.json. */
 function runOnce(root: string, request: CiRequest, seed: number, outDir: string): MeasuredRun {
   const args = [path.join(root, 'bin', 'speedrun.js'), 'run', '--recipe', request.recipe, '--track', request.track, '--backend', request.backend, '--seed', String(seed), '--quiet', '--out', outDir, ...request.runArgs];
@@ -136,7 +125,7 @@ export function runCi(request: CiRequest): CiReport {
 
   if (fs.existsSync(request.baseline.split(',')[0]!)) {
     // Baseline measured earlier: verified bundles of the same track; compared unpaired.
-    const files = bundleFiles(request.baseline);
+    const files = bundlePaths(request.baseline.split(','));
     if (files.length < 2) throw new UserError(`ci: baseline ${request.baseline} holds ${files.length} bundle(s); at least 2 are needed`);
     const baselineRuns = files.map((file) => {
       const bundle = readBundle(file);

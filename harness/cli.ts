@@ -11,9 +11,9 @@ import { defaultResultsDir, executeRun, resolveRun, type RunRecord, type RunRequ
 import { formatSeedsSummary, formatSummary, progressObserver } from './progress.ts';
 import { ciBenchmarkJson, ciMarkdown, DEFAULT_CI_RUNS, runCi } from './ci.ts';
 import { DEFAULT_DECISION } from './regression.ts';
-import { readBundle, verifyBundle, type RunBundle } from './store/bundle.ts';
+import { bundlePaths, readBundle, verifyBundle, type RunBundle } from './store/bundle.ts';
 import { defaultDatabasePath, ResultsStore } from './store/database.ts';
-import { judgeSubmission } from './submit.ts';
+import { configKey, judgeSubmission } from './submit.ts';
 // The leaderboard (vega, handlebars) and matrix (yaml) modules load only for their commands: every run pays
 // for what the CLI imports up front (startup time and resident memory).
 import type { MatrixSpec } from './matrix.ts';
@@ -129,8 +129,7 @@ async function verifyCommand(files: string[], replaySteps: number | undefined): 
 
 function importCommand(files: string[], store: ResultsStore): number {
   const counts = { added: 0, unchanged: 0, replaced: 0 };
-  const expanded = files.flatMap((f) => (fs.statSync(f, { throwIfNoEntry: false })?.isDirectory() ? fs.readdirSync(f).filter((n) => n.endsWith('.json')).map((n) => path.join(f, n)) : [f]));
-  for (const file of expanded) {
+  for (const file of bundlePaths(files)) {
     const bundle = readBundle(file);
     const verdict = verifyBundle(bundle);
     if (verdict.status === 'invalid') throw new UserError(`${file} does not verify (${verdict.problems[0]}); nothing after it was imported`);
@@ -163,7 +162,10 @@ function submitCommand(specs: string[], description: string, contributors: strin
     const v = verifyBundle(bundle);
     return [bundle.run.runId, v.status === 'valid' ? [] : v.problems];
   }));
-  for (const { file, bundle } of loaded) if (!store.run(bundle.run.runId)?.bundlePath) store.importBundle(bundle, file);
+  // Verified bundles given as files join the database (the record links to their runs); edited ones never do.
+  for (const { file, bundle } of loaded) {
+    if (bundleProblems[bundle.run.runId]!.length === 0 && !store.run(bundle.run.runId)?.bundlePath) store.importBundle(bundle, file);
+  }
   const first = runs[0]!;
   const current = store.currentRecord(first.track.id, first.hardware.hardwareClass);
   const currentRecord = current && {
@@ -172,7 +174,6 @@ function submitCommand(specs: string[], description: string, contributors: strin
     timesMs: current.runIds.map((id) => store.run(id)?.timeToTargetMs).filter((t): t is number => typeof t === 'number'),
   };
   const ids = new Set(runs.map((r) => r.runId));
-  const configKey = (c: RunRecord['config']) => JSON.stringify({ ...c, train: { ...c.train, seed: 0 } });
   const referenceSteps = store
     .runs({ trackId: first.track.id, recipes: first.recipes.join(','), status: 'success' })
     .filter((r) => !ids.has(r.id) && r.official && r.stepsToTarget !== null && configKey(r.config) === configKey(first.config))

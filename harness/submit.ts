@@ -48,10 +48,10 @@ export type SubmissionDecision =
 
 const fmtS = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
-/** The config with the seed taken out: what must be identical across a record's runs. */
-function configKey(run: RunRecord): string {
-  const { seed: _seed, ...train } = run.config.train;
-  return JSON.stringify({ model: run.config.model, train });
+/** The config with the seed taken out: what must be identical across a record's runs (and its reference runs). */
+export function configKey(config: RunRecord['config']): string {
+  const { seed: _seed, ...train } = config.train;
+  return JSON.stringify({ model: config.model, train });
 }
 
 export function judgeSubmission(input: SubmissionInput): SubmissionDecision {
@@ -73,7 +73,7 @@ export function judgeSubmission(input: SubmissionInput): SubmissionDecision {
   );
 
   const codes = distinct(runs.map((r) => `${r.recipes.join(',')} ${r.codeHash.slice(0, 12)} ${r.backend.name}`));
-  const configs = distinct(runs.map(configKey));
+  const configs = distinct(runs.map((r) => configKey(r.config)));
   check('same-code', codes.length === 1 && configs.length === 1, codes.length !== 1 ? `runs differ in recipes, code or backend: ${codes.join(' / ')}` : configs.length !== 1 ? 'runs differ in their config (beyond the seed)' : `recipes ${runs[0]?.recipes.join(',')}, code ${runs[0]?.codeHash.slice(0, 12)}`);
 
   const seeds = runs.map((r) => r.config.train.seed);

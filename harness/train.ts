@@ -13,7 +13,7 @@ import type { BackendInfo } from './backends/index.ts';
 import type { RunConfig } from './config.ts';
 import { BatchSampler, evalBatches, type Batch, type TokenData } from './data/tokens.ts';
 import type { EventSink } from './events.ts';
-import { defaultParts, GPT } from './model.ts';
+import { defaultParts, GPT, type ParamTable } from './model.ts';
 import { engineFor } from './ops.ts';
 import { clipByGlobalNorm, type Optimizer } from './optim.ts';
 import { median } from './stats.ts';
@@ -156,6 +156,22 @@ const median0 = (xs: number[]): number => (xs.length === 0 ? 0 : median(xs));
 /** Lets signal handlers (Ctrl-C) and the progress bar's timers run between steps. */
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** The warm-up step draws its own batch (not the run's first), from this seed. */
+export const warmupSeed = (config: RunConfig): number => config.train.seed + 1_000_003;
+
+/** Runs fn (the warm-up step), then puts every weight back as it was: the measured run starts from the init. */
+export async function withWeightsRestored(params: ParamTable, fn: () => Promise<unknown>): Promise<void> {
+  const snapshot = new Map([...params].map(([name, p]) => [name, tf.clone(p.variable)]));
+  try {
+    await fn();
+  } finally {
+    for (const [name, value] of snapshot) {
+      params.get(name)!.variable.assign(value);
+      value.dispose();
+    }
+  }
+}
+
 /** Training in this thread: the model, its optimizer and the seeded sampler. */
 class LocalReplica implements Replica {
   private readonly model: GPT;
@@ -186,14 +202,11 @@ class LocalReplica implements Replica {
     // optimizer (with its state) is thrown away, so the measured run starts exactly from the init.
     const { config, data, recipes } = this.input;
     const { model } = this;
-    const snapshot = new Map([...model.params].map(([name, p]) => [name, tf.clone(p.variable)]));
-    const warmupSampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, config.train.seed + 1_000_003);
-    await trainStep(model, this.optimizerInstance, () => warmupSampler.next(), config, lrFactor, () => recipes.afterStep(model.params, 0));
+    const warmupSampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, warmupSeed(config));
+    await withWeightsRestored(model.params, async () => {
+      await trainStep(model, this.optimizerInstance, () => warmupSampler.next(), config, lrFactor, () => recipes.afterStep(model.params, 0));
+    });
     this.optimizerInstance.dispose();
-    for (const [name, value] of snapshot) {
-      model.params.get(name)!.variable.assign(value);
-      value.dispose();
-    }
     await evaluate(model, this.valBatches.slice(0, 1));
     this.optimizerInstance = recipes.optimizer(model.params, config.train);
     this.sampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, config.train.seed);

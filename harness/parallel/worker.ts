@@ -14,7 +14,7 @@ import { engineFor } from '../ops.ts';
 import { clipByGlobalNorm, type Optimizer } from '../optim.ts';
 import { composeRecipes } from '../recipe.ts';
 import { resolveTrack } from '../tracks.ts';
-import { evaluate } from '../train.ts';
+import { evaluate, warmupSeed, withWeightsRestored } from '../train.ts';
 import { resolveRecipes } from '../../recipes/index.ts';
 import { WorkerComms, type SharedComms } from './comms.ts';
 
@@ -123,14 +123,9 @@ async function main(): Promise<void> {
       switch (message.type) {
         case 'warmup': {
           // As train.ts: one full step (comms included), then weights restored and the optimizer discarded.
-          const snapshot = new Map([...model.params].map(([name, p]) => [name, tf.clone(p.variable)]));
-          const warmupSampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, config.train.seed + 1_000_003);
-          await step(optimizer, warmupSampler, message.lrFactor, 0, true);
+          const warmupSampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, warmupSeed(config));
+          await withWeightsRestored(model.params, () => step(optimizer, warmupSampler, message.lrFactor, 0, true));
           optimizer.dispose();
-          for (const [name, value] of snapshot) {
-            model.params.get(name)!.variable.assign(value);
-            value.dispose();
-          }
           if (rank === 0) await evaluate(model, valBatches.slice(0, 1));
           optimizer = recipes.optimizer(ownedTable(), config.train);
           sampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, config.train.seed);

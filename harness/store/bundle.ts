@@ -56,6 +56,18 @@ export function writeBundle(bundle: RunBundle, file: string): void {
   fs.writeFileSync(file, `${JSON.stringify(bundle)}\n`, { flag: 'wx', mode: 0o444 });
 }
 
+/** Bundle files from files and directories (searched recursively for .json), sorted; a missing path is an error. */
+export function bundlePaths(specs: string[]): string[] {
+  return specs
+    .flatMap((spec) => {
+      const stat = fs.statSync(spec, { throwIfNoEntry: false });
+      if (!stat) throw new UserError(`${spec}: no such bundle file or directory`);
+      if (!stat.isDirectory()) return [spec];
+      return fs.readdirSync(spec, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json')).map((f) => path.join(spec, f));
+    })
+    .sort();
+}
+
 export function readBundle(file: string): RunBundle {
   let parsed: unknown;
   try {
