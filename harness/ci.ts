@@ -9,6 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { nativeBuilt } from './backends/nativeBlas.ts';
 import { PROJECT_ROOT } from './environment.ts';
 import { UserError } from './errors.ts';
 import { compareRuns, type Comparison, type DecisionOptions } from './regression.ts';
@@ -116,7 +117,17 @@ export function decide(request: Pick<CiRequest, 'metric' | 'decision'>, runs: Ci
   return { verdict: decisive.verdict, time, steps, reason: `${request.metric === 'time' ? 'time' : 'steps'} to target: ${decisive.reason}` };
 }
 
-export function runCi(request: CiRequest): CiReport {
+/**
+ * Both sides must run on the same engine. `auto` could pick differently in the baseline's checkout (its native
+ * addon is not built there, or it predates a backend), so ci settles it once: native when built here, else wasm.
+ * GPU backends are compared only when asked for by name.
+ */
+export function concreteBackend(backend: string): string {
+  return backend === 'auto' ? (nativeBuilt() ? 'native' : 'wasm') : backend;
+}
+
+export function runCi(ciRequest: CiRequest): CiReport {
+  let request = { ...ciRequest, backend: concreteBackend(ciRequest.backend) };
   const log = request.log ?? (() => {});
   if (!Number.isInteger(request.runs) || request.runs < 2) throw new UserError(`--runs must be an integer of at least 2, got ${request.runs}`);
   fs.mkdirSync(request.outDir, { recursive: true });
@@ -133,6 +144,11 @@ export function runCi(request: CiRequest): CiReport {
       if (verdict.status === 'invalid') throw new UserError(`ci: baseline bundle ${file} does not verify: ${verdict.problems[0]}`);
       return { bundle, run: toMeasured(bundle.run) };
     });
+    // Like with like: the candidate runs on the engine the baseline ran on.
+    const engines = [...new Set(baselineRuns.map((b) => b.bundle.run.backend.name))];
+    if (engines.length !== 1) throw new UserError(`ci: baseline bundles ran on different backends (${engines.join(', ')})`);
+    if (ciRequest.backend === 'auto') request = { ...request, backend: engines[0]! };
+    else if (request.backend !== engines[0]) throw new UserError(`ci: baseline bundles ran on ${engines[0]}, not ${request.backend}; pass --backend ${engines[0]}`);
     for (const seed of seeds) {
       log(`candidate seed ${seed}…`);
       const candidate = runOnce(PROJECT_ROOT, request, seed, path.join(request.outDir, 'candidate', `seed-${seed}`));
@@ -151,8 +167,11 @@ export function runCi(request: CiRequest): CiReport {
   const added = git(['worktree', 'add', '--detach', '--force', worktree, commit]);
   if (!added.ok) throw new UserError(`ci: could not check out ${request.baseline} (${added.out.split('\n').at(-1)})`);
   try {
-    // The baseline uses this checkout's installed packages; a different lockfile is worth knowing about.
+    // The baseline uses this checkout's installed packages and built native addon.
     fs.symlinkSync(path.join(PROJECT_ROOT, 'node_modules'), path.join(worktree, 'node_modules'), 'dir');
+    if (fs.existsSync(path.join(PROJECT_ROOT, 'native', 'build')) && fs.existsSync(path.join(worktree, 'native'))) {
+      fs.symlinkSync(path.join(PROJECT_ROOT, 'native', 'build'), path.join(worktree, 'native', 'build'), 'dir');
+    }
     for (const seed of seeds) {
       log(`seed ${seed}: baseline (${request.baseline})…`);
       const baseline = runOnce(worktree, request, seed, path.join(request.outDir, 'baseline', `seed-${seed}`));
