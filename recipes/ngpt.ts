@@ -103,7 +103,8 @@ export function ngptRecipe(): Recipe {
       relu2: 'nGPT replaces the MLP with its scaled SwiGLU',
       'untied-head': 'nGPT already has its own normalized, untied head',
     },
-    config: (cfg) => ({ ...cfg, train: { ...cfg.train, weightDecay: 0, warmupSteps: 0, minLr: 0, lr: 2e-3 } }),
+    // lr from the brown-char sweep (README): 1e-3 -> 250 steps to target, 2e-3 -> 150, 4e-3 and 8e-3 -> 100.
+    config: (cfg) => ({ ...cfg, train: { ...cfg.train, weightDecay: 0, warmupSteps: 0, minLr: 0, lr: 4e-3 } }),
     model: (parts) => ({
       ...parts,
       params: (cfg) => ngptParams(cfg.nEmbd, cfg.vocabSize, cfg.nLayer),
