@@ -32,7 +32,7 @@ export function recordHistorySpec(track: TrackView): TopLevelSpec | null {
     height: 220,
     data: { values },
     encoding: {
-      x: { field: 'date', type: 'temporal', title: 'date' },
+      x: { field: 'date', type: 'temporal', title: 'date', axis: { format: '%Y-%m-%d', labelAngle: 0 } },
       y: { field: 'seconds', type: 'quantitative', title: 'time to target (s)', scale: { zero: true } },
       color: { field: 'hardware', type: 'nominal', title: 'hardware', legend: { orient: 'bottom', labelLimit: 400 } },
     },
