@@ -20,7 +20,7 @@ import type { MatrixSpec } from './matrix.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILTIN_TRACKS, resolveTrack, trackId } from './tracks.ts';
-import { RECIPE_FACTORIES, resolveRecipes } from '../recipes/index.ts';
+import { RECIPES, resolveRecipes } from '../recipes/index.ts';
 import { composeRecipes } from './recipe.ts';
 
 export const STATUS_EXIT: Record<RunRecord['status'], number> = {
@@ -195,9 +195,10 @@ function submitCommand(specs: string[], description: string, contributors: strin
 
 function listCommand(): number {
   const out: string[] = ['Recipes:'];
-  for (const [name, factory] of Object.entries(RECIPE_FACTORIES)) {
-    const r = factory();
+  for (const [name, entry] of Object.entries(RECIPES)) {
+    const r = entry.create({});
     out.push(`  ${name.padEnd(16)} ${r.description}`, `  ${''.padEnd(16)} source: ${r.source}`);
+    for (const [key, describe] of Object.entries(entry.options ?? {})) out.push(`  ${''.padEnd(16)} option ${name}:${key}=<n>: ${describe}`);
   }
   out.push('', 'Tracks:');
   for (const t of BUILTIN_TRACKS) {
@@ -225,7 +226,7 @@ export async function main(argv: string[]): Promise<number> {
       'train until the target validation loss (the default command)',
       (y) =>
         y
-          .option('recipe', { alias: 'r', type: 'string', default: 'baseline', describe: 'recipes to compose, in order: a,b,c' })
+          .option('recipe', { alias: 'r', type: 'string', default: 'baseline', describe: 'recipes to compose, in order: a,b,c; options as name:key=value (muon:lr=0.04)' })
           .option('track', { alias: 't', type: 'string', default: 'brown-char', describe: 'brown-char | text:<file> | shards:<dir>' })
           .option('backend', { alias: 'b', type: 'string', default: 'auto', describe: `engine: ${BACKEND_NAMES.join(' | ')}` })
           .option('seed', { type: 'number', default: 0, describe: 'seed of the initialization and the data order' })

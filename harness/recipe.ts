@@ -15,6 +15,11 @@ import type { CommsVariant } from './parallel/comms.ts';
 export interface Recipe {
   /** Identifier used on the command line (`--recipe name`). */
   name: string;
+  /**
+   * Options given on the command line (`--recipe muon:lr=0.04`). They are part of the recipe's label
+   * (`muon:lr=0.04`) and so of the run's identity; a recipe's factory applies them.
+   */
+  options?: Readonly<Record<string, number>>;
   /** One line: what the trick is. */
   description: string;
   /** Where it comes from: a paper, a record, a repository. */
@@ -56,6 +61,7 @@ export interface Recipe {
 
 /** Everything the trainer needs from an ordered list of recipes. */
 export interface ComposedRecipes {
+  /** Recipe labels in order (name plus options): the run's recipe identity. */
   names: string[];
   config(base: RunConfig): RunConfig;
   parts(base: GPTParts): GPTParts;
@@ -67,9 +73,14 @@ export interface ComposedRecipes {
   comms: CommsVariant;
 }
 
+/** The recipe as it is recorded: its name, then any options in the order given (`muon:lr=0.04`). */
+export const recipeLabel = (recipe: Recipe): string =>
+  [recipe.name, ...Object.entries(recipe.options ?? {}).map(([key, value]) => `${key}=${value}`)].join(':');
+
 export function composeRecipes(recipes: Recipe[]): ComposedRecipes {
-  const names = recipes.map((r) => r.name);
-  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  const baseNames = recipes.map((r) => r.name);
+  const duplicate = baseNames.find((n, i) => baseNames.indexOf(n) !== i);
+  const names = recipes.map(recipeLabel);
   if (duplicate) throw new UserError(`recipe '${duplicate}' is listed twice`);
   for (const recipe of recipes) {
     for (const other of recipes) {

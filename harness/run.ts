@@ -181,7 +181,7 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
   }
   if ((request.workers ?? 1) > 1 && config.train.gradAccumSteps > 1) throw new UserError('--workers cannot be combined with --grad-accum');
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-  const slug = `${track.name.replace(/[^a-zA-Z0-9-]+/g, '_').slice(0, 40)}-${recipes.names.join('+')}-s${request.seed}`;
+  const slug = `${track.name.replace(/[^a-zA-Z0-9-]+/g, '_').slice(0, 40)}-${recipes.names.join('+').replace(/[^a-zA-Z0-9+.-]+/g, '_')}-s${request.seed}`;
   return {
     runId: `${stamp}-${slug}-${randomBytes(3).toString('hex')}`,
     track,

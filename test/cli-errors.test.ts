@@ -49,6 +49,11 @@ test('bad inputs are one clear line and exit 2', () => {
   expectUserError(['--target', 'abc'], /--target must be a positive loss, got NaN/);
   expectUserError(['--preset', 'huge'], /unknown preset 'huge'/);
   expectUserError(['--recipe', 'baseline,baseline'], /listed twice/);
+  expectUserError(['--recipe', 'muon:lr=0.01,muon:lr=0.02'], /recipe 'muon' is listed twice/);
+  expectUserError(['--recipe', 'muon:lr=fast'], /recipe option 'lr=fast' in 'muon:lr=fast' is not key=number/);
+  expectUserError(['--recipe', 'muon:beta=1'], /recipe 'muon' option 'beta'.*\(options: lr, momentum\)/);
+  expectUserError(['--recipe', 'muon:momentum=1.5'], /recipe 'muon' option 'momentum'/);
+  expectUserError(['--recipe', 'rotary:theta=5'], /recipe 'rotary' takes no options/);
   expectUserError(['--no-such-flag'], /Unknown argument/);
   expectUserError(['data'], /choose a data command: prepare/);
   expectUserError(['data', 'prepare', '--input', path.join(dir, 'missing.txt'), '--out', dir], /text file not found/);

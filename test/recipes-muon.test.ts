@@ -8,6 +8,7 @@ import { initParams, type ParamSpec } from '../harness/model.ts';
 import { adamW } from '../harness/optim.ts';
 import { composeRecipes } from '../harness/recipe.ts';
 import { muonRecipe, newtonSchulz5 } from '../recipes/muon.ts';
+import { resolveRecipes } from '../recipes/index.ts';
 
 test('Newton-Schulz output has singular values in [0.6, 1.2] for square, wide and tall matrices', async () => {
   await useBackend('cpu');
@@ -45,4 +46,23 @@ test('Muon updates only the hidden matrices; everything else gets exactly the Ad
   const expected = tf.sub(before, tf.mul(newtonSchulz5(tf.mul(grads['h.0.attn.c_attn.weight']!, 1.85) as tf.Tensor2D), 0.02 * Math.sqrt(3)));
   const diff = tf.max(tf.abs(tf.sub(withMuon.get('h.0.attn.c_attn.weight')!.variable, expected))).dataSync()[0]!;
   assert.ok(diff < 1e-6, `matrix got the Muon update (diff ${diff})`);
+});
+
+test('--recipe muon:lr=0.04 scales the Muon step and is part of the recorded recipe label', async () => {
+  await useBackend('cpu');
+  const spec: ParamSpec = { name: 'h.0.mlp.c_fc.weight', shape: [8, 32], init: { kind: 'normal', std: 0.02 }, group: 'matrix' };
+  const train: TrainConfig = { ...DEFAULT_TRAIN, batchSize: 1, evalInterval: 1, evalTokens: 1, target: 1, maxSteps: 1 };
+  const grads = { [spec.name]: tf.randomNormal(spec.shape, 0, 1, 'float32', 3) };
+  const stepOf = (recipe: string): Float32Array => {
+    const params = initParams([spec], 1);
+    const before = tf.clone(params.get(spec.name)!.variable);
+    const composed = composeRecipes(resolveRecipes(recipe));
+    composed.optimizer(params, train).step(grads, 1);
+    return tf.sub(params.get(spec.name)!.variable, before).dataSync() as Float32Array;
+  };
+  const defaultStep = stepOf('muon');
+  const doubledStep = stepOf('muon:lr=0.04');
+  for (let i = 0; i < defaultStep.length; i += 37) assert.ok(Math.abs(doubledStep[i]! - 2 * defaultStep[i]!) < 1e-6, `element ${i}`);
+  assert.deepEqual(composeRecipes(resolveRecipes('muon:lr=0.04:momentum=0.9,rotary')).names, ['muon:lr=0.04:momentum=0.9', 'rotary']);
+  assert.deepEqual(composeRecipes(resolveRecipes('muon')).names, ['muon']);
 });
