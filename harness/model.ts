@@ -17,6 +17,7 @@ import {
   makeGeluMlp,
   makeLinear,
   type AttentionFn,
+  type CausalAttention,
   type Engine,
 } from './ops.ts';
 
@@ -168,6 +169,7 @@ export function initParams(specs: ParamSpec[], seed: number): ParamTable {
 export class GPT {
   readonly params: ParamTable;
   private readonly mask: tf.Tensor2D;
+  private readonly attention: CausalAttention;
   private readonly ops: ModelContext['ops'];
 
   constructor(
@@ -178,11 +180,12 @@ export class GPT {
   ) {
     this.params = initParams(parts.params(cfg), seed);
     this.mask = causalMask(cfg.blockSize);
+    this.attention = makeCausalAttention(engine, this.mask);
     this.ops = {
       linear: makeLinear(engine),
       geluMlp: makeGeluMlp(engine),
       embedding: makeEmbedding(engine),
-      attention: makeCausalAttention(engine, this.mask),
+      attention: this.attention,
     };
   }
 
@@ -255,5 +258,6 @@ export class GPT {
   dispose(): void {
     for (const p of this.params.values()) p.variable.dispose();
     this.mask.dispose();
+    this.attention.dispose();
   }
 }

@@ -18,6 +18,11 @@ export interface Engine {
   transposeFirst: boolean;
   /** The backend has UnsortedSegmentSum (gather's gradient). */
   hasSegmentSum: boolean;
+  /**
+   * How attention's products run: `batched` (one BatchMatMul per product) or `per-sequence` (block-diagonal 2-D
+   * matmuls, one per sequence), for wasm, whose BatchMatMul is a scalar loop but whose 2-D matmul is XNNPACK.
+   */
+  attention: 'batched' | 'per-sequence';
 }
 
 interface CustomOpResult {
@@ -28,8 +33,9 @@ interface CustomOpResult {
 }
 
 /**
- * tf.customGrad with typed inputs. TF.js runs a custom forward without a tidy, so its intermediates would live
- * until the end of the training step; here they are freed right away and only `value` and `saved` are kept.
+ * tf.customGrad with typed inputs. TF.js runs a custom forward and backward without a tidy, so their intermediates
+ * would live until the end of the training step; here they are freed right away and only `value`, `saved` and
+ * the gradients are kept.
  */
 function customOp<A extends tf.Tensor[]>(f: (...inputs: A) => CustomOpResult): (...inputs: A) => tf.Tensor {
   const op = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -41,7 +47,10 @@ function customOp<A extends tf.Tensor[]>(f: (...inputs: A) => CustomOpResult): (
       return [result.value, ...result.saved];
     });
     save(saved);
-    return { value: value!, gradFunc: gradFunc! };
+    // TF.js calls a custom gradient outside any tidy, so whatever it creates would live until the whole backward
+    // pass ends (measured: the live bytes climbed to 358 MiB in one nano step). Here only the gradients survive.
+    const backward = gradFunc!;
+    return { value: value!, gradFunc: (dy: tf.Tensor, kept: tf.Tensor[]) => tf.tidy(() => backward(dy, kept)) };
   }) as Parameters<typeof tf.customGrad>[0]);
   return (...inputs: A) => op(...inputs);
 }
@@ -54,6 +63,8 @@ export function engineFor(backend: string | { name: string; tfjsBackend: string 
     // native's sgemm takes transposes as flags; wasm's and cpu's matMul are much slower with them.
     transposeFirst: name === 'wasm' || name === 'cpu',
     hasSegmentSum: tf.getKernel('UnsortedSegmentSum', tfjs) !== undefined,
+    // native replaces wasm's BatchMatMul with batched sgemm, so only plain wasm takes the per-sequence path.
+    attention: name === 'wasm' ? 'per-sequence' : 'batched',
   };
 }
 
@@ -193,40 +204,100 @@ export function causalMask(seqLen: number): tf.Tensor2D {
 /** Causal attention: q, k, v [B, T, H, hs] -> [B, T, H, hs] (heads stay in the merged [B·T, C] layout). */
 export type AttentionFn = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number) => tf.Tensor4D;
 
+/** An attention op that owns constant tensors (masks), freed by dispose(). */
+export interface CausalAttention extends AttentionFn {
+  dispose(): void;
+}
+
+/** The per-sequence layout wastes nHead-fold arithmetic on zero blocks; beyond this many heads, stay batched. */
+const PER_SEQUENCE_MAX_HEADS = 8;
+
 /**
- * Scaled-dot-product attention with one BatchMatMul per product and a hand-written backward:
+ * Scaled-dot-product attention with a hand-written backward:
  * S = q kᵀ·scale + mask, P = softmax(S), O = P v;  dP = dO vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)),
  * dq = dS k·scale, dk = dSᵀ q·scale, dv = Pᵀ dO.
- * On wasm this is the step's bottleneck: tfjs-backend-wasm sends every batched product to a scalar loop
- * (~1.7 GFLOP/s; XNNPACK only gets unbatched, untransposed 2-D products). Per-head 2-D matmuls and a
- * block-diagonal 2-D formulation were both measured slower (README, "What was tried").
+ * Two ways to run the six products, chosen by the engine:
+ *  - batched: one BatchMatMul each over [B·H] small matrices (native's batched sgemm, webgpu, cpu);
+ *  - per-sequence (wasm): tfjs-backend-wasm sends every batched product to a scalar loop (~1.5 GFLOP/s) and
+ *    only unbatched 2-D products to XNNPACK. So each sequence's heads go into one 2-D product against a
+ *    block-diagonal operand: q_b [T, C] · blockdiag(k_bᵀ) [C, H·T] = all H score matrices side by side. It does
+ *    H times the arithmetic of the batched form, on zeros, and is still ~1.8x faster at the nano shapes.
  */
-export function makeCausalAttention(engine: Engine, mask: tf.Tensor2D): AttentionFn {
+export function makeCausalAttention(engine: Engine, mask: tf.Tensor2D): CausalAttention {
   // A custom op's inputs must be tensors, so the scale (fixed per model) is closed over: one op per scale.
-  const ops = new Map<number, (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor>();
-  const attendAt = (scale: number) => {
-    let attend = ops.get(scale);
-    if (!attend) {
-      attend = customOp((qi: tf.Tensor, ki: tf.Tensor, vi: tf.Tensor) => {
-        const seqLen = qi.shape[2]!;
-        const m = seqLen === mask.shape[0] ? mask : tf.slice(mask, [0, 0], [seqLen, seqLen]);
-        const probs = tf.softmax(tf.add(tf.mul(matMulBT(engine, qi, ki), scale), m)); // [B, H, T, T]
-        return {
-          saved: [qi, ki, vi, probs],
-          value: tf.matMul(probs, vi),
-          gradFunc: (dOut: tf.Tensor, [qs, ks, vs, p]: tf.Tensor[]) => {
-            const dProbs = matMulBT(engine, dOut, vs!);
-            const dScaled = tf.mul(tf.mul(p!, tf.sub(dProbs, tf.sum(tf.mul(dProbs, p!), -1, true))), scale);
-            return [tf.matMul(dScaled, ks!), matMulAT(engine, dScaled, qs!), matMulAT(engine, p!, dOut)];
-          },
-        };
-      });
-      ops.set(scale, attend);
-    }
-    return attend;
+  const ops = new Map<string, (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor>();
+  const constants: tf.Tensor[] = [];
+  const maskFor = (seqLen: number) => (seqLen === mask.shape[0] ? mask : tf.slice(mask, [0, 0], [seqLen, seqLen]));
+  const batched = (scale: number) =>
+    customOp((qi: tf.Tensor, ki: tf.Tensor, vi: tf.Tensor) => {
+      const probs = tf.softmax(tf.add(tf.mul(matMulBT(engine, qi, ki), scale), maskFor(qi.shape[2]!))); // [B, H, T, T]
+      return {
+        saved: [qi, ki, vi, probs],
+        value: tf.matMul(probs, vi),
+        gradFunc: (dOut: tf.Tensor, [qs, ks, vs, p]: tf.Tensor[]) => {
+          const dProbs = matMulBT(engine, dOut, vs!);
+          const dScaled = tf.mul(tf.mul(p!, tf.sub(dProbs, tf.sum(tf.mul(dProbs, p!), -1, true))), scale);
+          return [tf.matMul(dScaled, ks!), matMulAT(engine, dScaled, qs!), matMulAT(engine, p!, dOut)];
+        },
+      };
+    });
+  const perSequence = (scale: number, heads: number, headSize: number) => {
+    const width = heads * headSize;
+    // blocks[h, c] = 1 where channel c belongs to head h; the two broadcastable shapes of it.
+    const blocks = Float32Array.from({ length: heads * width }, (_, i) => (Math.floor((i % width) / headSize) === Math.floor(i / width) ? 1 : 0));
+    const byHeadThenChannel = tf.keep(tf.tensor3d(blocks, [heads, 1, width])); // [H, 1, C]
+    const byChannelThenHead = tf.keep(tf.reshape(tf.transpose(tf.reshape(byHeadThenChannel, [heads, width])), [width, heads, 1])); // [C, H, 1]
+    constants.push(byHeadThenChannel, byChannelThenHead);
+    return customOp((qi: tf.Tensor, ki: tf.Tensor, vi: tf.Tensor) => {
+      const [batch, seqLen] = qi.shape as [number, number];
+      const span = heads * seqLen;
+      const seq = (x: tf.Tensor, rows: number) => tf.split(tf.reshape(x, [batch * rows, -1]), batch, 0) as tf.Tensor2D[];
+      /** Sequence by sequence: a_b [rowsA, ·] · b_b [rowsB, ·], concatenated to [B·rowsA, ·]. */
+      const products = (a: tf.Tensor, rowsA: number, b: tf.Tensor, rowsB: number) => {
+        const bs = seq(b, rowsB);
+        return tf.concat(seq(a, rowsA).map((ab, i) => tf.matMul(ab, bs[i]!)), 0);
+      };
+      /** x [B, T, C] -> blockdiag(x_bᵀ) [B, C, H·T]: column block h holds head h's x_bᵀ, zeros elsewhere. */
+      const blockDiagT = (x: tf.Tensor) => tf.mul(tf.reshape(tf.transpose(tf.reshape(x, [batch, seqLen, width]), [0, 2, 1]), [batch, width, 1, seqLen]), byChannelThenHead);
+      /** x [B, T, C] -> blockdiag(x_b) [B, H·T, C]: row block h holds head h's x_b. */
+      const blockDiag = (x: tf.Tensor) => tf.mul(tf.reshape(x, [batch, 1, seqLen, width]), byHeadThenChannel);
+      /** r [B, H·T, C] -> [B, T, C]: each head's own block (the inverse of blockDiag). */
+      const diagonalBlocks = (r: tf.Tensor) => tf.sum(tf.mul(tf.reshape(r, [batch, heads, seqLen, width]), byHeadThenChannel), 1);
+      const causal = tf.reshape(maskFor(seqLen), [seqLen, 1, seqLen]);
+      const scores = tf.reshape(products(qi, seqLen, blockDiagT(ki), width), [batch, seqLen, heads, seqLen]);
+      const probs = tf.softmax(tf.add(tf.mul(scores, scale), causal)); // [B, T, H, T]
+      return {
+        saved: [qi, ki, vi, probs],
+        value: tf.reshape(products(probs, seqLen, blockDiag(vi), span), [batch, seqLen, heads, headSize]),
+        gradFunc: (dOut: tf.Tensor, [qs, ks, vs, p]: tf.Tensor[]) => {
+          const dProbs = tf.reshape(products(dOut, seqLen, blockDiagT(vs!), width), [batch, seqLen, heads, seqLen]);
+          const dScaled = tf.mul(tf.mul(p!, tf.sub(dProbs, tf.sum(tf.mul(dProbs, p!), -1, true))), scale);
+          const dScaledT = tf.transpose(tf.reshape(dScaled, [batch, seqLen, span]), [0, 2, 1]); // [B, H·T, T]
+          const probsT = tf.transpose(tf.reshape(p!, [batch, seqLen, span]), [0, 2, 1]);
+          const shape = [batch, seqLen, heads, headSize];
+          return [
+            tf.reshape(products(dScaled, seqLen, blockDiag(ks!), span), shape),
+            tf.reshape(diagonalBlocks(products(dScaledT, span, qs!, seqLen)), shape),
+            tf.reshape(diagonalBlocks(products(probsT, span, dOut, seqLen)), shape),
+          ];
+        },
+      };
+    });
   };
   const toHeads = (x: tf.Tensor4D) => tf.transpose(x, [0, 2, 1, 3]); // [B, T, H, hs] <-> [B, H, T, hs]
-  return (q, k, v, scale) => tf.transpose(attendAt(scale)(toHeads(q), toHeads(k), toHeads(v)), [0, 2, 1, 3]) as tf.Tensor4D;
+  const attend: AttentionFn = (q, k, v, scale) => {
+    const [, , heads, headSize] = q.shape;
+    const layout = engine.attention === 'per-sequence' && heads <= PER_SEQUENCE_MAX_HEADS ? 'per-sequence' : 'batched';
+    const key = `${layout} ${scale} ${heads} ${headSize}`;
+    let op = ops.get(key);
+    if (!op) {
+      op = layout === 'batched' ? batched(scale) : perSequence(scale, heads, headSize);
+      ops.set(key, op);
+    }
+    if (layout === 'per-sequence') return op(q, k, v) as tf.Tensor4D;
+    return tf.transpose(op(toHeads(q), toHeads(k), toHeads(v)), [0, 2, 1, 3]) as tf.Tensor4D;
+  };
+  return Object.assign(attend, { dispose: () => constants.splice(0).forEach((t) => t.dispose()) });
 }
 
 /** Mean cross-entropy of logits [N, V] against int32 targets [N], with the fused (softmax − onehot)/N gradient. */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../harness/backends/index.ts';
 import { defaultParts, GPT } from '../harness/model.ts';
-import { causalMask, crossEntropy, engineFor, layerNorm, makeCausalAttention, makeEmbedding, makeGeluMlp, makeLinear } from '../harness/ops.ts';
+import { causalMask, crossEntropy, engineFor, type Engine, layerNorm, makeCausalAttention, makeEmbedding, makeGeluMlp, makeLinear } from '../harness/ops.ts';
 
 function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {
   const x = a.dataSync();
@@ -31,7 +31,12 @@ function checkGrads(name: string, custom: (...xs: tf.Tensor[]) => tf.Tensor, ref
 test('custom backward passes match autodiff', async () => {
   const backend = await useBackend('cpu');
   // Exercise the explicit-transpose variants and the one-hot embedding gradient the wasm backend uses.
-  for (const engine of [engineFor(backend.tfjsBackend), { transposeFirst: true, hasSegmentSum: false }, { transposeFirst: false, hasSegmentSum: true }]) {
+  const variants: Engine[] = [
+    engineFor(backend.tfjsBackend),
+    { transposeFirst: true, hasSegmentSum: false, attention: 'per-sequence' },
+    { transposeFirst: false, hasSegmentSum: true, attention: 'batched' },
+  ];
+  for (const engine of variants) {
     const x = tf.randomNormal([6, 8], 0, 1, 'float32', 1);
     const w = tf.randomNormal([8, 5], 0, 1, 'float32', 2);
     checkGrads('linear', (a, b) => makeLinear(engine)(a as tf.Tensor2D, b as tf.Tensor2D), (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D), [x, w]);
@@ -52,7 +57,7 @@ test('custom backward passes match autodiff', async () => {
     const attention = makeCausalAttention(engine, mask);
     const heads = (x: tf.Tensor) => tf.transpose(x, [0, 2, 1, 3]);
     checkGrads(
-      `attention (transposeFirst ${engine.transposeFirst})`,
+      `attention (transposeFirst ${engine.transposeFirst}, ${engine.attention})`,
       (a, b, c) => attention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, 0.7),
       (a, b, c) => heads(tf.matMul(tf.softmax(tf.add(tf.mul(tf.matMul(heads(a), heads(b), false, true), 0.7), tf.slice(mask, [0, 0], [5, 5]))), heads(c))),
       [q, k, v],

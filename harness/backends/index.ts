@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../errors.ts';
 import { trimWasmWorkers, withThreadedWasm } from './wasmThreads.ts';
+import { useHeapViewSlice } from './wasmSlice.ts';
 import { loadNativeBlas, NATIVE_INSTALL_HINT, nativeBuilt, useBlasForMatMul } from './nativeBlas.ts';
 import { activateWebgpu, probeWebgpu, webgpuInstalled, WEBGPU_INSTALL_HINT, type AdapterInfo } from './webgpu.ts';
 
@@ -111,6 +112,7 @@ async function loadWasm(threads: number): Promise<BackendInfo> {
   }
   const module = (tf.backend() as unknown as { wasm?: { PThread?: Parameters<typeof trimWasmWorkers>[0] } }).wasm;
   trimWasmWorkers(module?.PThread);
+  useHeapViewSlice();
   for (const listener of process.listeners('uncaughtException')) {
     if (!listenersBefore.uncaughtException.includes(listener)) process.off('uncaughtException', listener);
   }

@@ -1,0 +1,79 @@
+/**
+ * A faster Slice for tfjs-backend-wasm 4.22. Its kernel starts with `backend.readSync(x)`, which copies the
+ * *whole* input out of the wasm heap (a SharedArrayBuffer in the threaded build, where that copy is slow) before
+ * taking the slice: `tf.split` of a [768, 384] tensor into 3 parts copies it 3 times, and splitting a batch into
+ * its 12 sequences copied 12 x 1.5 MB (measured 5 ms per split, where the data moved is 0.1 ms of memcpy).
+ * This one reads through a view of the heap instead. It handles float32/int32 slices that are contiguous or
+ * rank 2; anything else goes to the original kernel.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+interface WasmBackendViews {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+let installed = false;
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+export function useHeapViewSlice(): void {
+  if (installed) return;
+  const originalSlice = tf.getKernel('Slice', 'wasm');
+  const originalSplit = tf.getKernel('SplitV', 'wasm');
+  if (!originalSlice || !originalSplit) throw new Error('the wasm backend has no Slice or SplitV kernel to replace');
+  const slice = (x: tf.TensorInfo, begin: number | number[], size: number | number[], args: KernelArgs): tf.TensorInfo => {
+    const [start, extent] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
+    const contiguous = tf.slice_util.isSliceContinous(x.shape, start, extent);
+    if ((x.dtype !== 'float32' && x.dtype !== 'int32') || !(contiguous || x.shape.length === 2)) {
+      return originalSlice.kernelFunc({ ...args, inputs: { x }, attrs: { begin: start, size: extent } }) as tf.TensorInfo;
+    }
+    const backend = args.backend as unknown as WasmBackendViews;
+    const out = backend.makeOutput(extent, x.dtype);
+    // Views are taken after makeOutput: allocating may grow (and replace) the heap's buffer.
+    const source = backend.typedArrayFromHeap(x);
+    const target = backend.typedArrayFromHeap(out);
+    if (contiguous) {
+      const offset = tf.slice_util.computeFlatOffset(start, tf.util.computeStrides(x.shape));
+      target.set(source.subarray(offset, offset + target.length));
+      return out;
+    }
+    const [rows, cols] = extent as [number, number];
+    const width = x.shape[1]!;
+    for (let r = 0; r < rows; r++) {
+      const from = (start[0]! + r) * width + start[1]!;
+      target.set(source.subarray(from, from + cols), r * cols);
+    }
+    return out;
+  };
+  tf.unregisterKernel('Slice', 'wasm');
+  tf.registerKernel({
+    kernelName: 'Slice',
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
+      return slice((args.inputs as { x: tf.TensorInfo }).x, begin, size, args);
+    },
+  });
+  // wasm's SplitV calls its own Slice function directly, so it is replaced too (same arithmetic as upstream).
+  tf.unregisterKernel('SplitV', 'wasm');
+  tf.registerKernel({
+    kernelName: 'SplitV',
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
+      const [splitAxis] = tf.util.parseAxisParam(axis, x.shape) as [number];
+      const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, splitAxis);
+      const begin = x.shape.map(() => 0);
+      return sizes.map((s) => {
+        const size = [...x.shape];
+        size[splitAxis] = s;
+        const piece = slice(x, [...begin], size, args);
+        begin[splitAxis]! += s;
+        return piece;
+      });
+    },
+  });
+  installed = true;
+}
