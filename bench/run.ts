@@ -7,6 +7,8 @@
  * config at ~60 ms/step here (../shared/references/machine-figures.md).
  */
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeBackends } from '../harness/backends/index.ts';
@@ -41,6 +43,19 @@ for (const [name, accum] of configs) {
   const r = child('step.ts', [name!, String(STEPS[name!]), accum!]) as StepResult;
   lines.push(`| ${r.backend.name} ${r.backend.version} | ${r.backend.threads} | ${r.gradAccum} | ${r.medianStepMs.toFixed(1)} | ${Math.round(r.tokensPerSec)} | ${(r.medianStepMs / PYTORCH_MS).toFixed(1)}x slower | ${r.peakRssMiB.toFixed(0)} |`);
   process.stderr.write(`${lines.at(-1)}\n`);
+}
+// What a user sees: the whole `speedrun` process (compiled CLI, data, evaluation, results store), 100 steps.
+lines.push('', '## peak resident memory of a whole `speedrun --steps 100` run (the CLI as users run it)', '', '| backend | threads | peak RSS MiB | ms/step (mean, incl. this run\'s noise) |', '|---|---|---|---|');
+for (const [name] of configs.filter(([, accum]) => accum === '1')) {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'speedrun-bench-'));
+  const run = spawnSync(process.execPath, [path.join(here, '..', 'bin', 'speedrun.js'), '--backend', name!, '--steps', name === 'cpu' ? '4' : '100', '-q', '--out', out], { encoding: 'utf8', timeout: 900_000 });
+  const peak = /peak memory\s+([\d.]+) MiB/.exec(run.stdout)?.[1];
+  const msPerStep = /\(([\d.]+) ms\/step\)/.exec(run.stdout)?.[1];
+  const threads = /\((?:[^,]+), (\d+) threads?\)/.exec(run.stdout)?.[1] ?? '-';
+  if (!peak) throw new Error(`speedrun --backend ${name} printed no peak memory: ${run.stderr.slice(-300)}`);
+  lines.push(`| ${name} | ${threads} | ${peak} | ${msPerStep ?? '-'} |`);
+  process.stderr.write(`${lines.at(-1)}\n`);
+  fs.rmSync(out, { recursive: true, force: true });
 }
 lines.push('', '## core kernels at nano shapes (wasm, tinybench median)', '', '| kernel | median ms | GFLOP/s |', '|---|---|---|');
 const kernels = child('kernels.ts', ['wasm']) as { rows: { kernel: string; medianMs: number; gflops: number | null }[] };

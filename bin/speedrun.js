@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// The CLI is written in TypeScript; tsx compiles it on the fly so `npx speedrun` needs no build step.
-import { register } from 'tsx/esm/api';
+// The CLI is written in TypeScript: it runs compiled (dist/, made by `npm ci`) while that matches the sources,
+// else through tsx, so `npx speedrun` works either way (bin/runtime.mjs).
+import { importSource } from './runtime.mjs';
 
-register();
 try {
-  const { main } = await import('../harness/cli.ts');
+  const { main } = await importSource('harness/cli.ts');
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
   // A bug, not a user mistake (those are printed as one line by main): keep the stack trace.

@@ -1,6 +1,5 @@
-// Worker threads start here: register tsx in this thread, then load the TypeScript entry (workerData.entry).
-import { register } from 'tsx/esm/api';
+// Worker threads start here: load the worker's entry compiled if dist/ is fresh, else through tsx in this thread.
 import { workerData } from 'node:worker_threads';
+import { importSource } from '../../bin/runtime.mjs';
 
-register();
-await import(workerData.entry);
+await importSource(workerData.entry);

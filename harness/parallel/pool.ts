@@ -5,8 +5,11 @@
  * single-worker ones, so the loss curve matches one worker up to floating-point summation order.
  * A worker that throws or exits ends the step with an error naming it; the others are terminated (no hang).
  */
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { BackendRequest } from '../backends/index.ts';
+import { PROJECT_ROOT } from '../environment.ts';
 import { UserError } from '../errors.ts';
 import { defaultParts } from '../model.ts';
 import type { Replica, StepResult, TrainInput } from '../train.ts';
@@ -22,8 +25,9 @@ export interface ParallelOptions {
   backend: BackendRequest;
 }
 
-const BOOT = new URL('./boot.mjs', import.meta.url);
-const ENTRY = new URL('./worker.ts', import.meta.url).href;
+// The boot script stays in the source tree; it loads the worker compiled or through tsx (bin/runtime.mjs).
+const BOOT = pathToFileURL(path.join(PROJECT_ROOT, 'harness', 'parallel', 'boot.mjs'));
+const ENTRY = 'harness/parallel/worker.ts';
 
 export class WorkerPool implements Replica {
   private failure: Error | undefined;
