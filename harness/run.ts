@@ -226,7 +226,7 @@ export async function executeRun(plan: RunPlan, request: Pick<RunRequest, 'outDi
     overrides: plan.overrides,
   };
   const { store } = hooks;
-  store?.startRun({ runId: plan.runId, track, recipes: plan.recipes.names, config: plan.config, backend: plan.backend, environment, hardware, codeHash });
+  store?.startRun({ runId: plan.runId, track, recipes: plan.recipes.names, config: plan.config, backend: plan.backend, environment, hardware, codeHash, workers: plan.workers });
 
   const events = new EventLog(path.join(runDir, 'events.jsonl'), request.mllog ?? false);
   events.emit('POINT_IN_TIME', 'submission_benchmark', track.id, {

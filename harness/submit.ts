@@ -72,7 +72,7 @@ export function judgeSubmission(input: SubmissionInput): SubmissionDecision {
     tracks.length !== 1 ? `runs are on different tracks or data: ${tracks.join(', ')}` : unofficial.length > 0 ? `unofficial runs (overrides ${unofficial[0]!.track.overrides.join(', ') || 'or uncalibrated track'}): ${unofficial.map((r) => r.runId).join(', ')}` : `all on ${tracks[0]}`,
   );
 
-  const codes = distinct(runs.map((r) => `${r.recipes.join(',')} ${r.codeHash.slice(0, 12)} ${r.backend.name}`));
+  const codes = distinct(runs.map((r) => `${r.recipes.join(',')} ${r.codeHash.slice(0, 12)} ${r.backend.name} ${r.parallel?.workers ?? 1} worker(s)`));
   const configs = distinct(runs.map((r) => configKey(r.config)));
   check('same-code', codes.length === 1 && configs.length === 1, codes.length !== 1 ? `runs differ in recipes, code or backend: ${codes.join(' / ')}` : configs.length !== 1 ? 'runs differ in their config (beyond the seed)' : `recipes ${runs[0]?.recipes.join(',')}, code ${runs[0]?.codeHash.slice(0, 12)}`);
 

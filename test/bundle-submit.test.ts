@@ -106,6 +106,7 @@ test('each rule refuses with its reason', () => {
   assert.deepEqual(refusedFor(baseInput([...runs.slice(1), syntheticRun({ id: 'x', seed: 9, trackVersion: 2 })])), ['same-track']);
   assert.deepEqual(refusedFor(baseInput([...runs.slice(1), syntheticRun({ id: 'x', seed: 9, official: false })])), ['same-track']);
   assert.deepEqual(refusedFor(baseInput([...runs.slice(1), syntheticRun({ id: 'x', seed: 9, codeHash: 'e'.repeat(64) })])), ['same-code']);
+  assert.deepEqual(refusedFor(baseInput([...runs.slice(1), syntheticRun({ id: 'x', seed: 9, workers: 2 })])), ['same-code']);
   assert.deepEqual(refusedFor(baseInput([...runs.slice(1), syntheticRun({ id: 'x', seed: 1 })])), ['distinct-seeds']);
   assert.deepEqual(refusedFor(baseInput([...runs.slice(1), syntheticRun({ id: 'x', seed: 9, hardwareClass: 'Other x64' })])), ['same-hardware']);
   assert.deepEqual(refusedFor(baseInput(runs.slice(0, 4))), ['enough-runs']);

@@ -3,9 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { buildLeaderboard } from '../harness/leaderboard/model.ts';
 import { recordTablesMarkdown, renderSite } from '../harness/leaderboard/render.ts';
 import { ResultsStore } from '../harness/store/database.ts';
 import { HOSTILE_DESCRIPTION, seedLeaderboardDb } from './fixtures/leaderboard-db.ts';
+import { syntheticRun } from './fixtures/records.ts';
 import { tempDir } from './utils.ts';
 
 test('the site has an index, a page per track and per record, and charts as inline SVG', async () => {
@@ -59,4 +61,17 @@ test('empty database and --format md', async () => {
   assert.match(md, /^## brown-char@1 \(target val loss 2\.46\)/m);
   assert.match(md, /^\| 4 \| 57\.5 s \(record\) \| nGPT \+ soft-capped logits/m);
   assert.match(md, /## shards:fineweb10B@1 \(target val loss 3\.28\)\n\nNo records yet\./);
+});
+
+test('the recipe comparison keeps data-parallel runs apart from single-worker runs', () => {
+  const store = ResultsStore.open(path.join(tempDir(), 'workers.db'));
+  store.finishRun(syntheticRun({ id: 'one-a', seed: 0, timeToTargetMs: 150_000 }));
+  store.finishRun(syntheticRun({ id: 'one-b', seed: 1, timeToTargetMs: 160_000 }));
+  store.finishRun(syntheticRun({ id: 'two-a', seed: 0, timeToTargetMs: 110_000, workers: 2 }));
+  const rows = buildLeaderboard(store).tracks[0]!.recipes.map((r) => [r.recipes, r.runs, r.meanTimeMs]);
+  assert.deepEqual(rows, [
+    ['baseline · 2 workers', 1, 110_000],
+    ['baseline · 1 worker', 2, 155_000],
+  ]);
+  store.close();
 });

@@ -43,6 +43,7 @@ test('an older database is migrated in place and keeps its runs', () => {
   const run = store.run('old-run');
   assert.equal(run?.timeToTargetMs, 123);
   assert.equal(run?.hardwareClass, 'unknown');
+  assert.equal(run?.workers, 1);
   assert.deepEqual(store.records(), []);
   store.close();
 });
@@ -122,6 +123,9 @@ test('importing a bundle twice is a no-op; a different bundle under the same id 
   assert.equal(store.importBundle(bundle, '/tmp/imported.json'), 'unchanged');
   const other = createBundle(syntheticRun({ id: 'imported', timeToTargetMs: 1 }), [], { 'harness/x.ts': 'x' });
   assert.throws(() => store.importBundle(other, '/tmp/other.json'), /different bundle/);
+  assert.equal(store.run('imported')?.workers, 1);
+  store.importBundle(createBundle(syntheticRun({ id: 'two-workers', workers: 2 }), [], { 'harness/x.ts': 'x' }), '/tmp/two.json');
+  assert.equal(store.run('two-workers')?.workers, 2, 'the worker count comes from the record');
   assert.equal(store.run('imported')?.timeToTargetMs, 150_000);
   store.close();
 });

@@ -61,17 +61,25 @@ export interface LeaderboardData {
 export const slugOf = (trackId: string): string => trackId.replace(/[^a-zA-Z0-9@.-]+/g, '_').replace(/@/g, '-v');
 
 /**
- * Recipe comparison: finished runs grouped by recipe set, learning rate and backend (official runs when the track
- * has any), so a tuned or a faster-engine variant is its own row rather than a blur of several.
+ * Recipe comparison: finished runs grouped by recipe set, learning rate, backend and worker count (official runs
+ * when the track has any), so a tuned, faster-engine or data-parallel variant is its own row, not a blur of several.
  */
 function recipeStats(runs: StoredRun[]): RecipeStats[] {
   const groups = new Map<string, StoredRun[]>();
   const lrs = new Map<string, Set<number>>();
   for (const r of runs) lrs.set(r.recipes, (lrs.get(r.recipes) ?? new Set()).add(r.config.train.lr));
   const backends = new Set(runs.map((r) => r.backend));
+  const workerCounts = new Set(runs.map((r) => r.workers));
   for (const r of runs) {
-    // Name the lr and the backend only where they vary: "baseline · lr 0.002 · native".
-    const key = [r.recipes, lrs.get(r.recipes)!.size > 1 ? `lr ${r.config.train.lr}` : '', backends.size > 1 ? r.backend : ''].filter((x) => x).join(' · ');
+    // Name the lr, the backend and the workers only where they vary: "baseline · lr 0.002 · native · 2 workers".
+    const key = [
+      r.recipes,
+      lrs.get(r.recipes)!.size > 1 ? `lr ${r.config.train.lr}` : '',
+      backends.size > 1 ? r.backend : '',
+      workerCounts.size > 1 ? (r.workers === 1 ? '1 worker' : `${r.workers} workers`) : '',
+    ]
+      .filter((x) => x)
+      .join(' · ');
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
   return [...groups.entries()]

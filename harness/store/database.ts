@@ -35,6 +35,8 @@ export interface StoredRun {
   config: RunRecord['config'];
   seed: number;
   backend: string;
+  /** Data-parallel worker threads (1: trained in the run's own thread). */
+  workers: number;
   codeHash: string;
   hardwareClass: string;
   host: string;
@@ -62,6 +64,8 @@ export interface RunStart {
   environment: RunRecord['environment'];
   hardware: HardwareFingerprint;
   codeHash: string;
+  /** Data-parallel worker threads; 1 when absent. */
+  workers?: number;
 }
 
 export interface StoredRecord {
@@ -128,6 +132,7 @@ function toRun(r: Row): StoredRun {
     config: JSON.parse(r.config as string) as RunRecord['config'],
     seed: r.seed as number,
     backend: r.backend as string,
+    workers: r.workers as number,
     codeHash: r.code_hash as string,
     hardwareClass: r.hardware_class as string,
     host: r.host as string,
@@ -229,9 +234,9 @@ export class ResultsStore {
     this.db
       .prepare(
         `INSERT INTO runs (id, status, track_id, track_name, track_version, data_hash, target, official, recipes, config, seed,
-           backend, backend_info, environment, code_hash, host, pid, started_at, hardware, hardware_class)
+           backend, backend_info, environment, code_hash, host, pid, started_at, hardware, hardware_class, workers)
          VALUES (@id, 'running', @trackId, @trackName, @trackVersion, @dataHash, @target, @official, @recipes, @config, @seed,
-           @backend, @backendInfo, @environment, @codeHash, @host, @pid, @startedAt, @hardware, @hardwareClass)`,
+           @backend, @backendInfo, @environment, @codeHash, @host, @pid, @startedAt, @hardware, @hardwareClass, @workers)`,
       )
       .run({
         id: start.runId,
@@ -253,6 +258,7 @@ export class ResultsStore {
         startedAt: new Date().toISOString(),
         hardware: JSON.stringify(start.hardware),
         hardwareClass: start.hardware.hardwareClass,
+        workers: start.workers ?? 1,
       });
   }
 
@@ -272,7 +278,7 @@ export class ResultsStore {
     const write = this.db.transaction(() => {
       const exists = this.db.prepare('SELECT 1 FROM runs WHERE id = ?').get(record.runId) !== undefined;
       if (!exists) {
-        this.startRun({ ...record, hardware: record.hardware });
+        this.startRun({ ...record, hardware: record.hardware, workers: record.parallel?.workers ?? 1 });
         this.db.prepare('UPDATE runs SET host = ?, pid = 0, started_at = ? WHERE id = ?').run(record.environment.hostname, record.createdAt, record.runId);
       }
       this.db
@@ -281,7 +287,7 @@ export class ResultsStore {
              time_to_target_ms = @timeToTargetMs, wall_time_ms = @wallTimeMs, steps = @steps, tokens = @tokens,
              steps_to_target = @stepsToTarget, tokens_to_target = @tokensToTarget, final_val_loss = @finalValLoss,
              best_val_loss = @bestValLoss, tokens_per_sec = @tokensPerSec, peak_rss_mib = @peakRssMiB,
-             bundle_path = @bundlePath, bundle_checksum = @bundleChecksum
+             bundle_path = @bundlePath, bundle_checksum = @bundleChecksum, workers = @workers
            WHERE id = @runId`,
         )
         .run({
@@ -302,6 +308,7 @@ export class ResultsStore {
           peakRssMiB: record.peakRssMiB,
           bundlePath: bundle?.path ?? null,
           bundleChecksum: bundle?.checksum ?? null,
+          workers: record.parallel?.workers ?? 1,
         });
       for (const point of record.evals) this.addEval(record.runId, point);
     });

@@ -103,6 +103,12 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX records_by_track ON records(track_id, hardware_class, created_at);
     `,
   },
+  {
+    version: 3,
+    description: 'data-parallel worker count of each run',
+    // Rows from before keep 1: runs that used workers say so in their bundles, and re-importing one fills it in.
+    sql: `ALTER TABLE runs ADD COLUMN workers INTEGER NOT NULL DEFAULT 1;`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
