@@ -245,9 +245,12 @@ export function makeCausalAttention(engine: Engine, mask: tf.Tensor2D): CausalAt
     const width = heads * headSize;
     // blocks[h, c] = 1 where channel c belongs to head h; the two broadcastable shapes of it.
     const blocks = Float32Array.from({ length: heads * width }, (_, i) => (Math.floor((i % width) / headSize) === Math.floor(i / width) ? 1 : 0));
-    const byHeadThenChannel = tf.keep(tf.tensor3d(blocks, [heads, 1, width])); // [H, 1, C]
-    const byChannelThenHead = tf.keep(tf.reshape(tf.transpose(tf.reshape(byHeadThenChannel, [heads, width])), [width, heads, 1])); // [C, H, 1]
-    constants.push(byHeadThenChannel, byChannelThenHead);
+    const [byHeadThenChannel, byChannelThenHead] = tf.tidy(() => {
+      const headThenChannel = tf.tensor3d(blocks, [heads, 1, width]); // [H, 1, C]
+      const channelThenHead = tf.reshape(tf.transpose(tf.reshape(headThenChannel, [heads, width])), [width, heads, 1]); // [C, H, 1]
+      return [tf.keep(headThenChannel), tf.keep(channelThenHead)];
+    });
+    constants.push(byHeadThenChannel!, byChannelThenHead!);
     return customOp((qi: tf.Tensor, ki: tf.Tensor, vi: tf.Tensor) => {
       const [batch, seqLen] = qi.shape as [number, number];
       const span = heads * seqLen;
