@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendInfo } from './backends/index.ts';
 import type { RunConfig } from './config.ts';
 import { BatchSampler, evalBatches, type Batch, type TokenData } from './data/tokens.ts';
+import { collectGarbage } from './gc.ts';
 import type { EventSink } from './events.ts';
 import { defaultParts, GPT, type ParamTable } from './model.ts';
 import { engineFor } from './ops.ts';
@@ -262,6 +263,7 @@ export async function train(input: TrainInput): Promise<TrainOutcome> {
     observer?.onEvalStart?.(step);
     const start = performance.now();
     const valLoss = await replica.evaluate();
+    collectGarbage();
     evalMs += performance.now() - start;
     const point: EvalPoint = { step, tokens: step * tokensPerStep, trainTimeMs, valLoss };
     evals.push(point);

@@ -17,6 +17,7 @@ import { resolveTrack } from '../tracks.ts';
 import { evaluate, warmupSeed, withWeightsRestored } from '../train.ts';
 import { resolveRecipes } from '../../recipes/index.ts';
 import { WorkerComms, type SharedComms } from './comms.ts';
+import { collectGarbage } from '../gc.ts';
 
 export interface WorkerSetup {
   rank: number;
@@ -133,8 +134,11 @@ async function main(): Promise<void> {
         }
         case 'step':
           return step(optimizer, sampler, message.lrFactor, message.step);
-        case 'eval':
-          return { type: 'evaluated', valLoss: await evaluate(model, valBatches) };
+        case 'eval': {
+          const valLoss = await evaluate(model, valBatches);
+          collectGarbage(); // as the main thread does (harness/gc.ts)
+          return { type: 'evaluated', valLoss };
+        }
         case 'stop':
           optimizer.dispose();
           model.dispose();
