@@ -58,6 +58,11 @@ function build() {
     console.log('speedrun: TypeScript not installed (production install); the CLI runs its sources through tsx');
     return;
   }
+  // Already current: nothing to redo (and a process running from dist/, such as `speedrun ci`, keeps its files).
+  if (compiledModule('harness/cli.ts')) {
+    console.log('speedrun: dist/ is up to date with harness/ and recipes/');
+    return;
+  }
   const hash = sourceHash();
   fs.rmSync(distOf(ROOT), { recursive: true, force: true });
   const result = spawnSync(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, encoding: 'utf8' });

@@ -173,7 +173,8 @@ export function runCi(ciRequest: CiRequest): CiReport {
     if (fs.existsSync(path.join(PROJECT_ROOT, 'native', 'build')) && fs.existsSync(path.join(worktree, 'native'))) {
       fs.symlinkSync(path.join(PROJECT_ROOT, 'native', 'build'), path.join(worktree, 'native', 'build'), 'dir');
     }
-    // Both sides run the same way: compiled, as `npm ci` leaves a checkout (where the baseline's version can).
+    // Both sides run the same way: compiled, as `npm ci` leaves a checkout (where the baseline's version can);
+    // a build that is already current is left as it is.
     for (const root of [worktree, PROJECT_ROOT]) {
       const runtime = path.join(root, 'bin', 'runtime.mjs');
       if (fs.existsSync(runtime)) spawnSync(process.execPath, [runtime, 'build'], { cwd: root, encoding: 'utf8' });
