@@ -81,9 +81,14 @@ export interface GPTParts {
   mlp(x: tf.Tensor2D, layer: number, ctx: ModelContext): tf.Tensor2D;
   /** Final hidden states [B·T, C] -> logits [B·T, V]. */
   logits(h: tf.Tensor2D, ctx: ModelContext): tf.Tensor2D;
+  /** Mean next-token loss (nats/token) of logits [B·T, V] against int32 targets [B·T]. */
+  loss(logits: tf.Tensor2D, targets: tf.Tensor1D, ctx: ModelContext): tf.Scalar;
 }
 
 export const blockParam = (layer: number, name: string): string => `h.${layer}.${name}`;
+
+/** The gain parameter of the LayerNorm at a site. */
+export const normWeight = (site: NormSite): string => (site.kind === 'ln_f' ? 'ln_f.weight' : blockParam(site.layer, `${site.kind}.weight`));
 
 export const defaultParts: GPTParts = {
   params(cfg) {
@@ -116,10 +121,7 @@ export const defaultParts: GPTParts = {
     return tf.reshape(summed, [batch * seqLen, cfg.nEmbd]);
   },
 
-  norm(x, site, ctx) {
-    const name = site.kind === 'ln_f' ? 'ln_f.weight' : blockParam(site.layer, `${site.kind}.weight`);
-    return layerNorm(x, ctx.param(name) as tf.Tensor1D);
-  },
+  norm: (x, site, ctx) => layerNorm(x, ctx.param(normWeight(site)) as tf.Tensor1D),
 
   queryKey: (q, k) => [q, k],
 
@@ -138,6 +140,8 @@ export const defaultParts: GPTParts = {
     // Tied head: logits = h · wteᵀ. Transposing the [V, C] table once is cheaper than matMul's flag on wasm.
     return ctx.ops.linear(h, tf.transpose(ctx.param('wte')) as tf.Tensor2D); // [B·T, V]
   },
+
+  loss: (logits, targets) => crossEntropy(logits, targets),
 };
 
 /** A parameter seed that depends only on the run seed and the parameter's name (recipes can add parameters). */
@@ -233,7 +237,7 @@ export class GPT {
   loss(inputs: Int32Array, targets: Int32Array, batch: number, seqLen: number): tf.Scalar {
     return tf.tidy(() => {
       const logits = this.forward(tf.tensor1d(inputs, 'int32'), batch, seqLen);
-      return crossEntropy(logits, tf.tensor1d(targets, 'int32')) as tf.Scalar;
+      return this.parts.loss(logits, tf.tensor1d(targets, 'int32'), this.context(batch, seqLen));
     });
   }
 

@@ -37,7 +37,7 @@ interface CustomOpResult {
  * would live until the end of the training step; here they are freed right away and only `value`, `saved` and
  * the gradients are kept.
  */
-function customOp<A extends tf.Tensor[]>(f: (...inputs: A) => CustomOpResult): (...inputs: A) => tf.Tensor {
+export function customOp<A extends tf.Tensor[]>(f: (...inputs: A) => CustomOpResult): (...inputs: A) => tf.Tensor {
   const op = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.pop() as tf.GradSaveFunc;
     let gradFunc: CustomOpResult['gradFunc'] | undefined;
@@ -134,7 +134,7 @@ export function scatterAddRows(engine: Engine, rows: tf.Tensor2D, ids: tf.Tensor
   return tf.tensor2d(out, [vocab, width]);
 }
 
-const LN_EPS = 1e-5;
+export const LN_EPS = 1e-5;
 
 /** LayerNorm over the last axis with a gain and no bias (nanoGPT's bias=False): x [N, C], gain [C]. */
 export const layerNorm = customOp((x: tf.Tensor, gain: tf.Tensor) => {

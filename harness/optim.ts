@@ -10,6 +10,11 @@ export interface Optimizer {
   name: string;
   /** One update. `grads` holds a gradient for each parameter that received one; lrFactor is the schedule's. */
   step(grads: Record<string, tf.Tensor>, lrFactor: number): void;
+  /**
+   * Optional: global-norm clipping and the step in one pass (a fused optimizer folds the clip scale into its
+   * update). Same result as clipByGlobalNorm then step; returns the norm before clipping.
+   */
+  clipAndStep?(grads: Record<string, tf.Tensor>, lrFactor: number, maxNorm: number): tf.Scalar;
   /** Tensors holding optimizer state (moments...). */
   stateTensors(): tf.Tensor[];
   dispose(): void;
@@ -101,4 +106,12 @@ export function clipByGlobalNorm(
   if (maxNorm <= 0) return { grads, norm };
   const scale = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
   return { grads: Object.fromEntries(names.map((n) => [n, tf.mul(grads[n]!, scale)])), norm };
+}
+
+/** Clips to the global norm and steps (in one pass where the optimizer fuses them); returns the pre-clip norm. */
+export function clipAndStep(optimizer: Optimizer, grads: Record<string, tf.Tensor>, lrFactor: number, maxNorm: number): tf.Scalar {
+  if (optimizer.clipAndStep) return optimizer.clipAndStep(grads, lrFactor, maxNorm);
+  const clipped = clipByGlobalNorm(grads, maxNorm);
+  optimizer.step(clipped.grads, lrFactor);
+  return clipped.norm;
 }

@@ -16,7 +16,7 @@ import { collectGarbage } from './gc.ts';
 import type { EventSink } from './events.ts';
 import { defaultParts, GPT, type ParamTable } from './model.ts';
 import { engineFor } from './ops.ts';
-import { clipByGlobalNorm, type Optimizer } from './optim.ts';
+import { clipAndStep, type Optimizer } from './optim.ts';
 import { median } from './stats.ts';
 import type { ComposedRecipes } from './recipe.ts';
 import type { ParallelOptions } from './parallel/pool.ts';
@@ -142,8 +142,7 @@ export async function trainStep(
       gradSum = micro === 0 ? grads : Object.fromEntries(Object.entries(grads).map(([n, g]) => [n, tf.add(gradSum[n]!, g)]));
     }
     if (gradAccumSteps > 1) gradSum = Object.fromEntries(Object.entries(gradSum).map(([n, g]) => [n, tf.div(g, gradAccumSteps)]));
-    const { grads, norm } = clipByGlobalNorm(gradSum, gradClip);
-    optimizer.step(grads, lrFactor);
+    const norm = clipAndStep(optimizer, gradSum, lrFactor, gradClip);
     return tf.stack([tf.div(lossSum, gradAccumSteps), norm]);
   });
   afterStep();

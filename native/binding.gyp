@@ -2,10 +2,10 @@
   "targets": [
     {
       "target_name": "speedrun_blas",
-      "sources": ["blas.c"],
+      "sources": ["blas.c", "kernels.c"],
       "include_dirs": ["/usr/include/x86_64-linux-gnu", "/usr/include/openblas"],
       "libraries": ["-lopenblas"],
-      "cflags": ["-O3"]
+      "cflags": ["-O3", "-march=native", "-ffast-math"]
     }
   ]
 }

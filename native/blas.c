@@ -70,6 +70,8 @@ static napi_value config(napi_env env, napi_callback_info info) {
   return out;
 }
 
+void speedrun_register_kernels(napi_env env, napi_value exports); /* kernels.c */
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemmBatched", NULL, sgemm_batched, NULL, NULL, NULL, napi_default, NULL},
@@ -77,6 +79,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"config", NULL, config, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, 3, props);
+  speedrun_register_kernels(env, exports);
   return exports;
 }
 

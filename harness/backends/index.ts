@@ -9,8 +9,9 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../errors.ts';
 import { trimWasmWorkers, withThreadedWasm } from './wasmThreads.ts';
-import { useHeapViewSlice } from './wasmSlice.ts';
+import { useFasterWasmKernels } from './wasmKernels.ts';
 import { loadNativeBlas, NATIVE_INSTALL_HINT, nativeBuilt, useBlasForMatMul } from './nativeBlas.ts';
+import { registerNativeKernels } from './nativeKernels.ts';
 import { activateWebgpu, probeWebgpu, webgpuInstalled, WEBGPU_INSTALL_HINT, type AdapterInfo } from './webgpu.ts';
 
 export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'webgpu', 'native', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -112,7 +113,7 @@ async function loadWasm(threads: number): Promise<BackendInfo> {
   }
   const module = (tf.backend() as unknown as { wasm?: { PThread?: Parameters<typeof trimWasmWorkers>[0] } }).wasm;
   trimWasmWorkers(module?.PThread);
-  useHeapViewSlice();
+  useFasterWasmKernels();
   for (const listener of process.listeners('uncaughtException')) {
     if (!listenersBefore.uncaughtException.includes(listener)) process.off('uncaughtException', listener);
   }
@@ -161,6 +162,7 @@ async function loadNative(threads: number): Promise<BackendInfo> {
     throw new UserError(`backend 'native': the addon failed to load (${firstLine(error)}); ${NATIVE_INSTALL_HINT}`);
   }
   useBlasForMatMul(blas);
+  registerNativeKernels(blas); // used by the fused-kernels recipe only
   const config = blas.config(); // e.g. "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64"
   return {
     name: 'native',

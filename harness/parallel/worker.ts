@@ -11,7 +11,7 @@ import type { RunConfig } from '../config.ts';
 import { BatchSampler, evalBatches, type Batch } from '../data/tokens.ts';
 import { defaultParts, GPT } from '../model.ts';
 import { engineFor } from '../ops.ts';
-import { clipByGlobalNorm, type Optimizer } from '../optim.ts';
+import { clipAndStep, type Optimizer } from '../optim.ts';
 import { composeRecipes } from '../recipe.ts';
 import { resolveTrack } from '../tracks.ts';
 import { evaluate, warmupSeed, withWeightsRestored } from '../train.ts';
@@ -89,9 +89,7 @@ async function main(): Promise<void> {
       const { mean, stats } = comms.allReduceMean(arrays);
       const normTensor = tf.tidy(() => {
         const averaged = Object.fromEntries(names.map((n, i) => [n, tf.tensor(mean[i]!, shapes[i])]));
-        const { grads: clipped, norm } = clipByGlobalNorm(averaged, config.train.gradClip);
-        optimizer.step(clipped, lrFactor);
-        return norm;
+        return clipAndStep(optimizer, averaged, lrFactor, config.train.gradClip);
       });
       gradNorm = (await normTensor.data())[0]!;
       normTensor.dispose();

@@ -1,5 +1,11 @@
 /**
- * A faster Slice for tfjs-backend-wasm 4.22. Its kernel starts with `backend.readSync(x)`, which copies the
+ * Replacements for three tfjs-backend-wasm 4.22 kernels that copy more than they need to.
+ *
+ * Identity (TF.js's `clone`) copies the whole tensor on wasm. The engine clones every tensor a custom gradient
+ * saves and every input a kernel keeps for its gradient, ~120 times per nano step (8 ms of copies on native).
+ * Tensors are immutable, so the clone shares the data and counts one more reference, as the cpu backend does.
+ *
+ * Slice: Its kernel starts with `backend.readSync(x)`, which copies the
  * *whole* input out of the wasm heap (a SharedArrayBuffer in the threaded build, where that copy is slow) before
  * taking the slice: `tf.split` of a [768, 384] tensor into 3 parts copies it 3 times, and splitting a batch into
  * its 12 sequences copied 12 x 1.5 MB (measured 5 ms per split, where the data moved is 0.1 ms of memcpy).
@@ -9,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 interface WasmBackendViews {
+  incRef(dataId: object): void;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
@@ -17,8 +24,21 @@ let installed = false;
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-export function useHeapViewSlice(): void {
+export function useFasterWasmKernels(): void {
   if (installed) return;
+  const originalIdentity = tf.getKernel('Identity', 'wasm');
+  if (!originalIdentity) throw new Error('the wasm backend has no Identity kernel to replace');
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    kernelName: 'Identity',
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      if (x.dtype === 'string') return originalIdentity.kernelFunc(args);
+      (args.backend as unknown as WasmBackendViews).incRef(x.dataId);
+      return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+    },
+  });
   const originalSlice = tf.getKernel('Slice', 'wasm');
   const originalSplit = tf.getKernel('SplitV', 'wasm');
   if (!originalSlice || !originalSplit) throw new Error('the wasm backend has no Slice or SplitV kernel to replace');

@@ -1,0 +1,141 @@
+/**
+ * The native backend's fused training kernels (native/kernels.c), registered as TF.js kernels on the wasm
+ * backend that native runs on. Each one replaces a chain of small TF.js kernels (LayerNorm's 6 forward and 9
+ * backward, GELU's 7 and 9, attention's transposes + products + mask + softmax, cross-entropy's 10, AdamW's ~15
+ * per group plus concat/split) with one pass over the wasm heap, without copies. They have no gradients of their
+ * own: harness/fusedOps.ts pairs each forward with its backward kernel in a custom op.
+ *
+ * Only the `fused-kernels` recipe uses them, so `--backend native` alone stays the unfused reference they are
+ * measured against.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { NativeBlas } from './nativeBlas.ts';
+
+/** native/kernels.c's entry points: (heap, byte offsets…, sizes…, scalars…). */
+export interface NativeKernelAddon {
+  layerNormForward(heap: Uint8Array, x: number, gain: number, y: number, xhat: number, rstd: number, rows: number, width: number, eps: number): void;
+  layerNormBackward(heap: Uint8Array, dy: number, xhat: number, rstd: number, gain: number, dx: number, dGain: number, rows: number, width: number): void;
+  geluForward(heap: Uint8Array, a: number, h: number, n: number): void;
+  geluBackward(heap: Uint8Array, dh: number, a: number, da: number, n: number): void;
+  attentionForward(heap: Uint8Array, q: number, k: number, v: number, out: number, probs: number, batch: number, seqLen: number, heads: number, headSize: number, scale: number): void;
+  attentionBackward(heap: Uint8Array, dOut: number, q: number, k: number, v: number, probs: number, dq: number, dk: number, dv: number, scratch: number, batch: number, seqLen: number, heads: number, headSize: number, scale: number): void;
+  crossEntropy(heap: Uint8Array, logits: number, targets: number, loss: number, grad: number, rows: number, vocab: number): void;
+  sumOfSquares(heap: Uint8Array, offsets: number[], sizes: number[], out: number): void;
+  adamW(heap: Uint8Array, p: number, g: number, m: number, v: number, pOut: number, mOut: number, vOut: number, n: number, gradScale: number, beta1: number, beta2: number, c1: number, c2: number, eps: number, lr: number, decayFactor: number): void;
+}
+
+/** The TF.js kernel names. */
+export const FUSED = {
+  layerNorm: 'SpeedrunLayerNorm',
+  layerNormGrad: 'SpeedrunLayerNormGrad',
+  gelu: 'SpeedrunGelu',
+  geluGrad: 'SpeedrunGeluGrad',
+  attention: 'SpeedrunCausalAttention',
+  attentionGrad: 'SpeedrunCausalAttentionGrad',
+  crossEntropy: 'SpeedrunCrossEntropy',
+  sumOfSquares: 'SpeedrunSumOfSquares',
+  adamW: 'SpeedrunAdamW',
+} as const;
+
+interface WasmBackendLike {
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  wasm: { HEAPU8: Uint8Array; _malloc(bytes: number): number; _free(offset: number): void };
+}
+
+/** True where the fused kernels are registered for this TF.js backend (native, i.e. wasm + the addon). */
+export const hasFusedKernels = (tfjsBackend: string = tf.getBackend()): boolean => tf.getKernel(FUSED.layerNorm, tfjsBackend) !== undefined;
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: object };
+
+export function registerNativeKernels(addon: NativeBlas & Partial<NativeKernelAddon>): void {
+  if (typeof addon.adamW !== 'function') return; // an addon built before the kernels existed: matmuls only
+  const native = addon as NativeKernelAddon;
+  const register = (kernelName: string, run: (b: WasmBackendLike, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) => tf.TensorInfo | tf.TensorInfo[]) => {
+    if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({
+      kernelName,
+      backendName: 'wasm',
+      kernelFunc: ((args: KernelArgs) => run(args.backend as WasmBackendLike, args.inputs, args.attrs ?? {})) as unknown as tf.KernelFunc,
+    });
+  };
+  const offset = (b: WasmBackendLike, t: tf.TensorInfo | undefined): number => {
+    if (!t || (t.dtype !== 'float32' && t.dtype !== 'int32')) throw new Error(`fused kernel: expected a float32 tensor, got ${t?.dtype}`);
+    return b.dataIdMap.get(t.dataId)!.memoryOffset;
+  };
+  const num = (attrs: tf.NamedAttrMap, name: string) => attrs[name] as number;
+
+  register(FUSED.layerNorm, (b, { x, gain }, attrs) => {
+    const [rows, width] = x!.shape as [number, number];
+    const [y, xhat, rstd] = [b.makeOutput([rows, width], 'float32'), b.makeOutput([rows, width], 'float32'), b.makeOutput([rows, 1], 'float32')];
+    native.layerNormForward(b.wasm.HEAPU8, offset(b, x), offset(b, gain), offset(b, y), offset(b, xhat), offset(b, rstd), rows, width, num(attrs, 'eps'));
+    return [y, xhat, rstd];
+  });
+  register(FUSED.layerNormGrad, (b, { dy, xhat, rstd, gain }) => {
+    const [rows, width] = dy!.shape as [number, number];
+    const [dx, dGain] = [b.makeOutput([rows, width], 'float32'), b.makeOutput([width], 'float32')];
+    native.layerNormBackward(b.wasm.HEAPU8, offset(b, dy), offset(b, xhat), offset(b, rstd), offset(b, gain), offset(b, dx), offset(b, dGain), rows, width);
+    return [dx, dGain];
+  });
+  register(FUSED.gelu, (b, { a }) => {
+    const h = b.makeOutput(a!.shape, 'float32');
+    native.geluForward(b.wasm.HEAPU8, offset(b, a), offset(b, h), tf.util.sizeFromShape(a!.shape));
+    return h;
+  });
+  register(FUSED.geluGrad, (b, { dh, a }) => {
+    const da = b.makeOutput(a!.shape, 'float32');
+    native.geluBackward(b.wasm.HEAPU8, offset(b, dh), offset(b, a), offset(b, da), tf.util.sizeFromShape(a!.shape));
+    return da;
+  });
+  register(FUSED.attention, (b, { q, k, v }, attrs) => {
+    const [batch, seqLen, heads, headSize] = q!.shape as [number, number, number, number];
+    const out = b.makeOutput(q!.shape, 'float32');
+    const probs = b.makeOutput([batch, heads, seqLen, seqLen], 'float32');
+    native.attentionForward(b.wasm.HEAPU8, offset(b, q), offset(b, k), offset(b, v), offset(b, out), offset(b, probs), batch, seqLen, heads, headSize, num(attrs, 'scale'));
+    return [out, probs];
+  });
+  register(FUSED.attentionGrad, (b, { dOut, q, k, v, probs }, attrs) => {
+    const [batch, seqLen, heads, headSize] = q!.shape as [number, number, number, number];
+    const [dq, dk, dv] = [0, 1, 2].map(() => b.makeOutput(q!.shape, 'float32'));
+    const scratch = b.wasm._malloc(4 * seqLen * seqLen);
+    try {
+      native.attentionBackward(b.wasm.HEAPU8, offset(b, dOut), offset(b, q), offset(b, k), offset(b, v), offset(b, probs), offset(b, dq), offset(b, dk), offset(b, dv), scratch, batch, seqLen, heads, headSize, num(attrs, 'scale'));
+    } finally {
+      b.wasm._free(scratch);
+    }
+    return [dq!, dk!, dv!];
+  });
+  register(FUSED.crossEntropy, (b, { logits, targets }) => {
+    const [rows, vocab] = logits!.shape as [number, number];
+    if (targets!.dtype !== 'int32') throw new Error('fused cross-entropy: targets must be int32');
+    const [loss, grad] = [b.makeOutput([], 'float32'), b.makeOutput([rows, vocab], 'float32')];
+    native.crossEntropy(b.wasm.HEAPU8, offset(b, logits), offset(b, targets), offset(b, loss), offset(b, grad), rows, vocab);
+    return [loss, grad];
+  });
+  register(FUSED.sumOfSquares, (b, inputs) => {
+    const tensors = Object.values(inputs) as tf.TensorInfo[];
+    const out = b.makeOutput([], 'float32');
+    native.sumOfSquares(b.wasm.HEAPU8, tensors.map((t) => offset(b, t)), tensors.map((t) => tf.util.sizeFromShape(t.shape)), offset(b, out));
+    return out;
+  });
+  // Inputs p0, g0, m0, v0, p1, … and gradScale; attrs: the hyperparameters and decayFactors (one per tensor).
+  // Outputs p0', m0', v0', p1', …
+  register(FUSED.adamW, (b, inputs, attrs) => {
+    const count = (Object.keys(inputs).length - 1) / 4;
+    const decayFactors = attrs.decayFactors as number[];
+    const outputs: tf.TensorInfo[] = [];
+    for (let i = 0; i < count; i++) {
+      const shape = inputs[`p${i}`]!.shape;
+      outputs.push(b.makeOutput(shape, 'float32'), b.makeOutput(shape, 'float32'), b.makeOutput(shape, 'float32'));
+    }
+    const heap = b.wasm.HEAPU8;
+    const gradScale = new Float32Array(heap.buffer, offset(b, inputs.gradScale), 1)[0]!;
+    for (let i = 0; i < count; i++) {
+      const [p, g, m, v] = (['p', 'g', 'm', 'v'] as const).map((name) => offset(b, inputs[`${name}${i}`]));
+      const [pOut, mOut, vOut] = outputs.slice(3 * i, 3 * i + 3).map((t) => offset(b, t));
+      const size = tf.util.sizeFromShape(inputs[`p${i}`]!.shape);
+      native.adamW(heap, p!, g!, m!, v!, pOut!, mOut!, vOut!, size, gradScale, num(attrs, 'beta1'), num(attrs, 'beta2'), num(attrs, 'c1'), num(attrs, 'c2'), num(attrs, 'eps'), num(attrs, 'lr'), decayFactors[i]!);
+    }
+    return outputs;
+  });
+}

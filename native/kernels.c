@@ -1,0 +1,295 @@
+/*
+ * speedrun's fused training kernels for the native backend: each replaces a chain of 4-15 TF.js kernels (and
+ * their intermediates) with one pass over memory the caller owns (the TF.js wasm heap). Matrix products stay
+ * OpenBLAS's (cblas_sgemm): these are the elementwise and row-wise parts around them, which BLAS has no
+ * routine for. The arithmetic mirrors harness/ops.ts and harness/optim.ts line for line; tests compare each
+ * kernel with those TF.js versions.
+ *
+ * Every entry point takes (memory, byte offsets..., sizes...) where memory is a typed array over the heap.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <string.h>
+
+#define ARGS(count)                                                                  \
+  size_t argc = (count);                                                             \
+  napi_value argv[(count)];                                                          \
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != (count)) { \
+    napi_throw_error(env, NULL, "speedrun_kernels: wrong number of arguments");       \
+    return NULL;                                                                     \
+  }                                                                                  \
+  uint8_t *heap = heap_base(env, argv[0]);                                           \
+  if (!heap) return NULL;
+
+static uint8_t *heap_base(napi_env env, napi_value memory) {
+  napi_typedarray_type type;
+  size_t length, byte_offset;
+  void *data = NULL;
+  napi_value buffer;
+  if (napi_get_typedarray_info(env, memory, &type, &length, &data, &buffer, &byte_offset) != napi_ok) {
+    napi_throw_error(env, NULL, "speedrun_kernels: the first argument must be a typed array over the heap");
+    return NULL;
+  }
+  return (uint8_t *)data - byte_offset;
+}
+
+static int64_t int_arg(napi_env env, napi_value v) {
+  int64_t out = 0;
+  napi_get_value_int64(env, v, &out);
+  return out;
+}
+
+static double num_arg(napi_env env, napi_value v) {
+  double out = 0;
+  napi_get_value_double(env, v, &out);
+  return out;
+}
+
+#define F32(i) ((float *)(heap + int_arg(env, argv[(i)])))
+#define I32(i) ((const int32_t *)(heap + int_arg(env, argv[(i)])))
+#define INT(i) ((int)int_arg(env, argv[(i)]))
+#define NUM(i) ((float)num_arg(env, argv[(i)]))
+
+/* LayerNorm without bias, forward: y = x̂·gain, x̂ = (x − mean)·rstd, rstd = 1/√(var + eps); keeps x̂ and rstd.
+   layerNormForward(memory, x, gain, y, xhat, rstd, rows, width, eps) */
+static napi_value layer_norm_forward(napi_env env, napi_callback_info info) {
+  ARGS(9);
+  const float *x = F32(1), *gain = F32(2);
+  float *y = F32(3), *xhat = F32(4), *rstd = F32(5);
+  const int rows = INT(6), width = INT(7);
+  const float eps = NUM(8);
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (int64_t)r * width;
+    float *yr = y + (int64_t)r * width, *hr = xhat + (int64_t)r * width;
+    float sum = 0;
+    for (int c = 0; c < width; c++) sum += xr[c];
+    const float mean = sum / width;
+    float squares = 0;
+    for (int c = 0; c < width; c++) squares += (xr[c] - mean) * (xr[c] - mean);
+    const float rs = 1.0f / sqrtf(squares / width + eps);
+    rstd[r] = rs;
+    for (int c = 0; c < width; c++) {
+      hr[c] = (xr[c] - mean) * rs;
+      yr[c] = hr[c] * gain[c];
+    }
+  }
+  return NULL;
+}
+
+/* LayerNorm backward: dx̂ = dy·gain; dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)); dgain = Σ_rows dy·x̂.
+   layerNormBackward(memory, dy, xhat, rstd, gain, dx, dgain, rows, width) */
+static napi_value layer_norm_backward(napi_env env, napi_callback_info info) {
+  ARGS(9);
+  const float *dy = F32(1), *xhat = F32(2), *rstd = F32(3), *gain = F32(4);
+  float *dx = F32(5), *dgain = F32(6);
+  const int rows = INT(7), width = INT(8);
+  memset(dgain, 0, sizeof(float) * width);
+  for (int r = 0; r < rows; r++) {
+    const float *dyr = dy + (int64_t)r * width, *hr = xhat + (int64_t)r * width;
+    float *dxr = dx + (int64_t)r * width;
+    float meanD = 0, meanDH = 0;
+    for (int c = 0; c < width; c++) {
+      const float d = dyr[c] * gain[c];
+      meanD += d;
+      meanDH += d * hr[c];
+      dgain[c] += dyr[c] * hr[c];
+    }
+    meanD /= width;
+    meanDH /= width;
+    const float rs = rstd[r];
+    for (int c = 0; c < width; c++) dxr[c] = rs * (dyr[c] * gain[c] - meanD - hr[c] * meanDH);
+  }
+  return NULL;
+}
+
+/* GELU, tanh approximation, as a·σ(2u) with u = √(2/π)(a + 0.044715a³) (identical to 0.5a(1 + tanh u)). */
+#define GELU_C 0.7978845608028654f
+
+static inline float gelu_gate(float a) { return 1.0f / (1.0f + expf(-2.0f * GELU_C * (a + 0.044715f * a * a * a))); }
+
+/* geluForward(memory, a, h, n): h = GELU(a) */
+static napi_value gelu_forward(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  const float *a = F32(1);
+  float *h = F32(2);
+  const int64_t n = int_arg(env, argv[3]);
+  for (int64_t i = 0; i < n; i++) h[i] = a[i] * gelu_gate(a[i]);
+  return NULL;
+}
+
+/* geluBackward(memory, dh, a, da, n): da = dh·(s + a·s(1−s)·2u'(a)), s = σ(2u) */
+static napi_value gelu_backward(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  const float *dh = F32(1), *a = F32(2);
+  float *da = F32(3);
+  const int64_t n = int_arg(env, argv[4]);
+  for (int64_t i = 0; i < n; i++) {
+    const float x = a[i], s = gelu_gate(x);
+    const float dTwoU = 2.0f * GELU_C * (1.0f + 3.0f * 0.044715f * x * x);
+    da[i] = dh[i] * (s + x * s * (1.0f - s) * dTwoU);
+  }
+  return NULL;
+}
+
+/*
+ * Causal attention forward for q, k, v in the model's [B, T, H, hs] layout (no transposes: each head is a
+ * strided sub-matrix, leading dimension H·hs): per (b, h), S = q kᵀ (sgemm), P = softmax(S·scale) over j ≤ i,
+ * O = P v (sgemm, written straight into [B, T, H, hs]). Keeps P [B, H, T, T] for the backward pass.
+ * attentionForward(memory, q, k, v, out, probs, batch, seqLen, heads, headSize, scale)
+ */
+static napi_value attention_forward(napi_env env, napi_callback_info info) {
+  ARGS(11);
+  const float *q = F32(1), *k = F32(2), *v = F32(3);
+  float *out = F32(4), *probs = F32(5);
+  const int B = INT(6), T = INT(7), H = INT(8), hs = INT(9);
+  const float scale = NUM(10);
+  const int C = H * hs;
+  for (int b = 0; b < B; b++) {
+    for (int h = 0; h < H; h++) {
+      const int64_t base = (int64_t)b * T * C + (int64_t)h * hs;
+      float *p = probs + ((int64_t)b * H + h) * T * T;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q + base, C, k + base, C, 0.0f, p, T);
+      for (int i = 0; i < T; i++) {
+        float *row = p + (int64_t)i * T;
+        float max = row[0];
+        for (int j = 1; j <= i; j++) max = row[j] > max ? row[j] : max;
+        float sum = 0;
+        for (int j = 0; j <= i; j++) {
+          row[j] = expf(row[j] - max);
+          sum += row[j];
+        }
+        const float inv = 1.0f / sum;
+        for (int j = 0; j <= i; j++) row[j] *= inv;
+        for (int j = i + 1; j < T; j++) row[j] = 0.0f;
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, v + base, C, 0.0f, out + base, C);
+    }
+  }
+  return NULL;
+}
+
+/*
+ * Causal attention backward: dP = dO vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale, dq = dS k, dk = dSᵀ q, dv = Pᵀ dO;
+ * all in [B, T, H, hs] except P. scratch holds one T x T matrix.
+ * attentionBackward(memory, dOut, q, k, v, probs, dq, dk, dv, scratch, batch, seqLen, heads, headSize, scale)
+ */
+static napi_value attention_backward(napi_env env, napi_callback_info info) {
+  ARGS(15);
+  const float *dOut = F32(1), *q = F32(2), *k = F32(3), *v = F32(4), *probs = F32(5);
+  float *dq = F32(6), *dk = F32(7), *dv = F32(8), *dS = F32(9);
+  const int B = INT(10), T = INT(11), H = INT(12), hs = INT(13);
+  const float scale = NUM(14);
+  const int C = H * hs;
+  for (int b = 0; b < B; b++) {
+    for (int h = 0; h < H; h++) {
+      const int64_t base = (int64_t)b * T * C + (int64_t)h * hs;
+      const float *p = probs + ((int64_t)b * H + h) * T * T;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dOut + base, C, v + base, C, 0.0f, dS, T);
+      for (int i = 0; i < T; i++) {
+        float *row = dS + (int64_t)i * T;
+        const float *pr = p + (int64_t)i * T;
+        float dot = 0;
+        for (int j = 0; j <= i; j++) dot += row[j] * pr[j];
+        for (int j = 0; j <= i; j++) row[j] = pr[j] * (row[j] - dot) * scale;
+        for (int j = i + 1; j < T; j++) row[j] = 0.0f;
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, k + base, C, 0.0f, dq + base, C);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, q + base, C, 0.0f, dk + base, C);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, dOut + base, C, 0.0f, dv + base, C);
+    }
+  }
+  return NULL;
+}
+
+/*
+ * Softmax + cross-entropy in one pass: the mean loss over rows, and its gradient (softmax − onehot)/N, which the
+ * backward pass only scales by the incoming gradient.
+ * crossEntropy(memory, logits, targets(int32), loss, grad, rows, vocab)
+ */
+static napi_value cross_entropy(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  const float *logits = F32(1);
+  const int32_t *targets = I32(2);
+  float *loss = F32(3), *grad = F32(4);
+  const int rows = INT(5), vocab = INT(6);
+  double total = 0;
+  for (int r = 0; r < rows; r++) {
+    const float *lr = logits + (int64_t)r * vocab;
+    float *gr = grad + (int64_t)r * vocab;
+    float max = lr[0];
+    for (int j = 1; j < vocab; j++) max = lr[j] > max ? lr[j] : max;
+    float sum = 0;
+    for (int j = 0; j < vocab; j++) {
+      gr[j] = expf(lr[j] - max);
+      sum += gr[j];
+    }
+    const int t = targets[r];
+    total += logf(sum) - (lr[t] - max);
+    const float inv = 1.0f / (sum * rows);
+    for (int j = 0; j < vocab; j++) gr[j] *= inv;
+    gr[t] -= 1.0f / rows;
+  }
+  loss[0] = (float)(total / rows);
+  return NULL;
+}
+
+/* Σ x² over several tensors (the global gradient norm's square). sumOfSquares(memory, offsets[], sizes[], out) */
+static napi_value sum_of_squares(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  uint32_t count = 0;
+  napi_get_array_length(env, argv[1], &count);
+  double total = 0;
+  for (uint32_t t = 0; t < count; t++) {
+    napi_value off, size;
+    napi_get_element(env, argv[1], t, &off);
+    napi_get_element(env, argv[2], t, &size);
+    const float *x = (const float *)(heap + int_arg(env, off));
+    const int64_t n = int_arg(env, size);
+    float partial = 0;
+    for (int64_t i = 0; i < n; i++) partial += x[i] * x[i];
+    total += partial;
+  }
+  *F32(3) = (float)total;
+  return NULL;
+}
+
+/*
+ * AdamW (decoupled decay) on one parameter, with the gradient scaled first (global-norm clipping):
+ * g ← g·gradScale; m ← β1m + (1−β1)g; v ← β2v + (1−β2)g²; p ← p·decayFactor − lr·(m/c1)/(√(v/c2) + eps).
+ * Writes new p, m, v (TF.js tensors are immutable: new buffers, not in place).
+ * adamW(memory, p, g, m, v, pOut, mOut, vOut, n, gradScale, beta1, beta2, c1, c2, eps, lr, decayFactor)
+ */
+static napi_value adam_w(napi_env env, napi_callback_info info) {
+  ARGS(17);
+  const float *p = F32(1), *g = F32(2), *m = F32(3), *v = F32(4);
+  float *pOut = F32(5), *mOut = F32(6), *vOut = F32(7);
+  const int64_t n = int_arg(env, argv[8]);
+  const float gradScale = NUM(9), beta1 = NUM(10), beta2 = NUM(11), c1 = NUM(12), c2 = NUM(13), eps = NUM(14), lr = NUM(15),
+              decayFactor = NUM(16);
+  for (int64_t i = 0; i < n; i++) {
+    const float gi = g[i] * gradScale;
+    const float mi = m[i] * beta1 + gi * (1.0f - beta1);
+    const float vi = v[i] * beta2 + gi * gi * (1.0f - beta2);
+    mOut[i] = mi;
+    vOut[i] = vi;
+    pOut[i] = p[i] * decayFactor - (mi / c1) / (sqrtf(vi / c2) + eps) * lr;
+  }
+  return NULL;
+}
+
+void speedrun_register_kernels(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"layerNormForward", NULL, layer_norm_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNormBackward", NULL, layer_norm_backward, NULL, NULL, NULL, napi_default, NULL},
+      {"geluForward", NULL, gelu_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"geluBackward", NULL, gelu_backward, NULL, NULL, NULL, napi_default, NULL},
+      {"attentionForward", NULL, attention_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"attentionBackward", NULL, attention_backward, NULL, NULL, NULL, napi_default, NULL},
+      {"crossEntropy", NULL, cross_entropy, NULL, NULL, NULL, napi_default, NULL},
+      {"sumOfSquares", NULL, sum_of_squares, NULL, NULL, NULL, napi_default, NULL},
+      {"adamW", NULL, adam_w, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+}
