@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeBackends } from '../harness/backends/index.ts';
+import { median } from '../harness/stats.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const STEPS: Record<string, number> = { 'tensorflow-gpu': 30, tensorflow: 30, native: 30, wasm: 30, cpu: 4 };
@@ -46,17 +47,32 @@ for (const [name, accum] of configs) {
 }
 // What a user sees: the whole `speedrun` process (compiled CLI, data, evaluation, results store), 100 steps.
 lines.push('', '## peak resident memory of a whole `speedrun --steps 100` run (the CLI as users run it)', '', '| backend | threads | peak RSS MiB | ms/step (mean, incl. this run\'s noise) |', '|---|---|---|---|');
-for (const [name] of configs.filter(([backend, accum]) => accum === '1' && backend !== 'cpu')) { // cpu: its evaluation alone takes minutes
+const cliRuns = configs.filter(([backend, accum]) => accum === '1' && backend !== 'cpu').map(([backend]) => [backend!, 'baseline']); // cpu: its evaluation alone takes minutes
+if (cliRuns.some(([backend]) => backend === 'native')) cliRuns.push(['native', 'fused-kernels']);
+for (const [name, recipe] of cliRuns) {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'speedrun-bench-'));
-  const run = spawnSync(process.execPath, [path.join(here, '..', 'bin', 'speedrun.js'), '--backend', name!, '--steps', '100', '-q', '--out', out], { encoding: 'utf8', timeout: 900_000 });
+  const run = spawnSync(process.execPath, [path.join(here, '..', 'bin', 'speedrun.js'), '--backend', name!, '--recipe', recipe!, '--steps', '100', '-q', '--out', out], { encoding: 'utf8', timeout: 900_000 });
   const summary = `${run.stdout}${run.stderr}`; // the summary goes to stderr with -q
   const peak = /peak memory\s+([\d.]+) MiB/.exec(summary)?.[1];
   const msPerStep = /\(([\d.]+) ms\/step\)/.exec(summary)?.[1];
   const threads = /\((?:[^,]+), (\d+) threads?\)/.exec(summary)?.[1] ?? '-';
   if (!peak) throw new Error(`speedrun --backend ${name} printed no peak memory: ${run.stderr.slice(-300)}`);
-  lines.push(`| ${name} | ${threads} | ${peak} | ${msPerStep ?? '-'} |`);
+  lines.push(`| ${name}${recipe === 'baseline' ? '' : ` --recipe ${recipe}`} | ${threads} | ${peak} | ${msPerStep ?? '-'} |`);
   process.stderr.write(`${lines.at(-1)}\n`);
   fs.rmSync(out, { recursive: true, force: true });
+}
+// The native issue's fused-kernels bar (>= 1.2x faster steps than unfused), as a ratio measured A B A B.
+if (configs.some(([name]) => name === 'native')) {
+  lines.push('', '## fused-kernels on native against unfused (A B A B, each its own process)', '', '| recipe | ms/step (two runs) | median | vs unfused |', '|---|---|---|---|');
+  const ms: Record<string, number[]> = { baseline: [], 'fused-kernels': [] };
+  for (let round = 0; round < 2; round++) {
+    for (const recipe of Object.keys(ms)) ms[recipe]!.push((child('step.ts', ['native', '30', '1', '1', '', recipe]) as StepResult).medianStepMs);
+  }
+  const unfused = median(ms.baseline!);
+  for (const [recipe, values] of Object.entries(ms)) {
+    lines.push(`| ${recipe} | ${values.map((v) => v.toFixed(1)).join(', ')} | ${median(values).toFixed(1)} | ${(unfused / median(values)).toFixed(2)}x |`);
+    process.stderr.write(`${lines.at(-1)}\n`);
+  }
 }
 lines.push('', '## core kernels at nano shapes (wasm, tinybench median)', '', '| kernel | median ms | GFLOP/s |', '|---|---|---|');
 const kernels = child('kernels.ts', ['wasm']) as { rows: { kernel: string; medianMs: number; gflops: number | null }[] };

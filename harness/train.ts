@@ -17,6 +17,7 @@ import type { EventSink } from './events.ts';
 import { defaultParts, GPT, type ParamTable } from './model.ts';
 import { engineFor } from './ops.ts';
 import { clipAndStep, type Optimizer } from './optim.ts';
+import { setMatMulPrecision } from './backends/nativeBlas.ts';
 import { median } from './stats.ts';
 import type { ComposedRecipes } from './recipe.ts';
 import type { ParallelOptions } from './parallel/pool.ts';
@@ -182,6 +183,7 @@ class LocalReplica implements Replica {
   constructor(private readonly input: TrainInput) {
     const { config, data, recipes, backend } = input;
     this.model = new GPT(config.model, recipes.parts(defaultParts), engineFor(backend), config.train.seed);
+    setMatMulPrecision('fp32'); // every run starts with fp32 products; a recipe may change that
     recipes.onInit(this.model.params);
     // Evaluate in training-sized batches: wasm's heap never shrinks, so a bigger eval batch would set the peak.
     this.valBatches = evalBatches(data.val, config.train.evalTokens, config.model.blockSize, config.train.batchSize);

@@ -2,15 +2,18 @@
  * speedrun's native BLAS bridge: batched single-precision GEMM from OpenBLAS (cblas_sgemm), called on memory the
  * caller owns (the TF.js wasm heap), through Node-API. No arithmetic here: every product is OpenBLAS's.
  *
- * sgemmBatched(memory, aOffset, bOffset, cOffset, batch, m, n, k, transA, transB, strideA, strideB)
+ * sgemmBatched(memory, aOffset, bOffset, cOffset, batch, m, n, k, transA, transB, strideA, strideB, bf16)
  *   memory: a typed array over the heap (its ArrayBuffer or SharedArrayBuffer); offsets in bytes from its start;
  *   C[i] (m x n, row-major) = op(A[i]) op(B[i]); strideA/strideB in elements between batch entries (0 =
- *   broadcast one matrix to every entry).
+ *   broadcast one matrix to every entry). bf16: round both operands to bfloat16 first (round to nearest even)
+ *   and accumulate in fp32, the arithmetic of a bf16 GEMM; emulated, since this OpenBLAS has no sbgemm.
  */
 #include <node_api.h>
 #include <cblas.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define CHECK(call)                                                      \
   if ((call) != napi_ok) {                                               \
@@ -24,12 +27,27 @@ static int64_t get_int(napi_env env, napi_value v) {
   return out;
 }
 
+/* fp32 -> the nearest bfloat16 (ties to even), kept in fp32 storage; NaN and infinities pass through. */
+static inline float round_to_bf16(float x) {
+  uint32_t bits;
+  memcpy(&bits, &x, 4);
+  if ((bits & 0x7f800000u) != 0x7f800000u) bits = (bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u;
+  memcpy(&x, &bits, 4);
+  return x;
+}
+
+static float *rounded_copy(const float *x, int64_t n) {
+  float *out = malloc(sizeof(float) * (n > 0 ? n : 1));
+  if (out) for (int64_t i = 0; i < n; i++) out[i] = round_to_bf16(x[i]);
+  return out;
+}
+
 static napi_value sgemm_batched(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
-  napi_value argv[12];
+  size_t argc = 13;
+  napi_value argv[13];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 12) {
-    napi_throw_error(env, NULL, "speedrun_blas: sgemmBatched takes 12 arguments");
+  if (argc != 13) {
+    napi_throw_error(env, NULL, "speedrun_blas: sgemmBatched takes 13 arguments");
     return NULL;
   }
   napi_typedarray_type type;
@@ -45,14 +63,31 @@ static napi_value sgemm_batched(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, argv[8], &trans_a);
   napi_get_value_bool(env, argv[9], &trans_b);
   const int64_t stride_a = get_int(env, argv[10]), stride_b = get_int(env, argv[11]);
+  bool bf16 = false;
+  napi_get_value_bool(env, argv[12], &bf16);
   const float *a = (const float *)(base + a_off);
   const float *b = (const float *)(base + b_off);
   float *c = (float *)(base + c_off);
+  float *a16 = NULL, *b16 = NULL;
+  if (bf16) {
+    a16 = rounded_copy(a, (stride_a ? (int64_t)batch : 1) * m * k);
+    b16 = rounded_copy(b, (stride_b ? (int64_t)batch : 1) * k * n);
+    if (!a16 || !b16) {
+      free(a16);
+      free(b16);
+      napi_throw_error(env, NULL, "speedrun_blas: out of memory");
+      return NULL;
+    }
+    a = a16;
+    b = b16;
+  }
   const int lda = trans_a ? m : k, ldb = trans_b ? k : n;
   for (int i = 0; i < batch; i++) {
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f,
                 a + i * stride_a, lda, b + i * stride_b, ldb, 0.0f, c + (int64_t)i * m * n, n);
   }
+  free(a16);
+  free(b16);
   return NULL;
 }
 

@@ -9,6 +9,7 @@ import { UserError } from '../harness/errors.ts';
 import { baselineRecipe } from './baseline.ts';
 import { fusedKernelsRecipe } from './fusedKernels.ts';
 import { commsBf16Recipe, commsBucketedRecipe, commsOverlapRecipe, commsShardedRecipe } from './comms.ts';
+import { mixedPrecisionRecipe } from './mixedPrecision.ts';
 import { MUON_DEFAULTS, muonRecipe } from './muon.ts';
 import { ngptRecipe } from './ngpt.ts';
 import { qkNormRecipe } from './qkNorm.ts';
@@ -54,6 +55,7 @@ export const RECIPES: Readonly<Record<string, RecipeEntry>> = {
   'untied-head': plain(untiedHeadRecipe),
   wsd: plain(wsdRecipe),
   'fused-kernels': plain(fusedKernelsRecipe),
+  'mixed-precision': plain(mixedPrecisionRecipe),
   'comms-bucketed': plain(commsBucketedRecipe),
   'comms-bf16': plain(commsBf16Recipe),
   'comms-overlap': plain(commsOverlapRecipe),

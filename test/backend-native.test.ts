@@ -51,29 +51,34 @@ test('native training follows wasm from the same seed, without leaking tensors',
   assert.equal(at100, at10, 'live tensors after step 100 equal those after step 10');
 });
 
-test('native fused kernels agree with the TF.js ops they replace, forward and gradients (fp32, 1e-5)', (t) => {
+test('native fused kernels agree with the TF.js ops they replace (fp32, 1e-5); bf16 products stay within their bound', (t) => {
   if (unavailable(t)) return;
   const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', 'native-fused.ts')], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
   assert.equal(child.status, 0, child.stderr);
-  const diffs = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
-  // layerNorm 3, geluMlp 4, attention 4, crossEntropy 2 (value, logits gradient), 5 clip norms, 2 AdamW tensors
-  assert.equal(Object.keys(diffs).length, 20);
+  const { diffs, bf16 } = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { diffs: Record<string, number>; bf16: { errorOverBound: number; changeFromFp32: number } };
+  // layerNorm 3, geluMlp 4, attention 4, crossEntropy 2 (value, logits gradient), 5 clip norms, 2 AdamW tensors,
+  // bf16 product vs the same product of operands rounded in JavaScript
+  assert.equal(Object.keys(diffs).length, 21);
   for (const [name, diff] of Object.entries(diffs)) assert.ok(diff < 1e-5, `${name}: ${diff}`);
+  assert.ok(bf16.errorOverBound <= 1, `bf16 product error is ${bf16.errorOverBound}x its bound`);
+  assert.ok(bf16.changeFromFp32 > 1e-4, 'bf16 products differ from fp32 ones (the rounding happened)');
 });
+
+/** A 10-step micro run on native: its train losses and its event log. */
+function microRun(recipe: string, file: string): { losses: number[]; events: string } {
+  const out = tempDir();
+  const result = runCli(['--recipe', recipe, '--track', `text:${file}`, '--preset', 'micro', '--backend', 'native', '--steps', '10', '--out', out, '-q'], 120_000);
+  assert.equal(result.status, 3, result.stderr);
+  const [runDir] = fs.readdirSync(path.join(out, 'runs'));
+  const lines = fs.readFileSync(path.join(out, 'runs', runDir!, 'events.jsonl'), 'utf8').split('\n').filter(Boolean);
+  return { losses: lines.filter((l) => l.includes('"train_loss"')).map((l) => JSON.parse(l).value as number), events: lines.join('\n') };
+}
 
 test('fused-kernels on native trains like baseline, records what it fused, and leaks no tensors', (t) => {
   if (unavailable(t)) return;
   const file = fixtureTextFile();
-  const run = (recipe: string) => {
-    const out = tempDir();
-    const result = runCli(['--recipe', recipe, '--track', `text:${file}`, '--preset', 'micro', '--backend', 'native', '--steps', '10', '--out', out, '-q'], 120_000);
-    assert.equal(result.status, 3, result.stderr);
-    const [runDir] = fs.readdirSync(path.join(out, 'runs'));
-    const lines = fs.readFileSync(path.join(out, 'runs', runDir!, 'events.jsonl'), 'utf8').split('\n').filter(Boolean);
-    return { losses: lines.filter((l) => l.includes('"train_loss"')).map((l) => JSON.parse(l).value as number), events: lines.join('\n') };
-  };
-  const fused = run('fused-kernels');
-  const baseline = run('baseline');
+  const fused = microRun('fused-kernels', file);
+  const baseline = microRun('baseline', file);
   assert.match(fused.events, /fused on native: attention block/);
   assert.equal(fused.losses.length, 10);
   // Summation order differs (fused reductions, a different clip-norm sum), so allow 1e-4 after 10 steps.
@@ -82,6 +87,17 @@ test('fused-kernels on native trains like baseline, records what it fused, and l
   assert.equal(leaks.status, 0, leaks.stderr);
   const { at10, at100 } = JSON.parse(leaks.stdout.trim().split('\n').at(-1)!) as { at10: number; at100: number };
   assert.equal(at100, at10, 'live tensors after step 100 equal those after step 10');
+});
+
+test('mixed-precision on native: bf16 products move the losses a little, and the run says it is emulated', (t) => {
+  if (unavailable(t)) return;
+  const file = fixtureTextFile();
+  const mixed = microRun('mixed-precision', file);
+  const baseline = microRun('baseline', file);
+  assert.match(mixed.events, /bf16 matrix products.*emulated/);
+  assert.ok(mixed.losses.some((l, i) => l !== baseline.losses[i]), 'bf16 products change the arithmetic');
+  // bf16 keeps 8 significant bits: after 10 steps the loss stays within 1 % of fp32's.
+  mixed.losses.forEach((l, i) => assert.ok(Math.abs(l - baseline.losses[i]!) / baseline.losses[i]! < 1e-2, `step ${i + 1}: bf16 ${l} vs fp32 ${baseline.losses[i]}`));
 });
 
 test('asking for native where it is not built is a one-line error naming the apt package', (t) => {

@@ -45,6 +45,27 @@ test('wasm: Slice and SplitV read the right elements (contiguous, rank 2, rank 3
   assert.equal(ints.dtype, 'int32');
 });
 
+test('wasm: GatherV2 picks the right rows (axis 0, axis 1, int32), rejects a bad index; Identity shares data', async () => {
+  await useBackend('wasm', { threads: 1 });
+  const values = Array.from({ length: 5 * 3 }, (_, i) => i * 1.5 - 4);
+  const table = tf.tensor2d(values, [5, 3]);
+  const rows = tf.gather(table, tf.tensor1d([4, 0, 4, 2], 'int32'));
+  assert.deepEqual(rows.shape, [4, 3]);
+  assert.deepEqual(Array.from(rows.dataSync()), [4, 0, 4, 2].flatMap((r) => values.slice(3 * r, 3 * r + 3)));
+  const columns = tf.gather(table, tf.tensor2d([[2, 0]], [1, 2], 'int32'), 1); // [5, 1, 2]
+  assert.deepEqual(columns.shape, [5, 1, 2]);
+  assert.deepEqual(Array.from(columns.dataSync()), [0, 1, 2, 3, 4].flatMap((r) => [values[3 * r + 2]!, values[3 * r]!]));
+  const ints = tf.gather(tf.tensor1d([7, 8, 9], 'int32'), tf.tensor1d([2, 2, 1], 'int32'));
+  assert.equal(ints.dtype, 'int32');
+  assert.deepEqual(Array.from(ints.dataSync()), [9, 9, 8]);
+  const before = tf.memory().numBytes;
+  assert.throws(() => tf.gather(table, tf.tensor1d([5], 'int32')), /index value 5 is not in \[0, 4\]/);
+  assert.ok(tf.memory().numBytes <= before + 4, 'the failed gather freed its output');
+  const copy = tf.clone(table);
+  table.dispose();
+  assert.deepEqual(Array.from(copy.dataSync()), values, 'a clone outlives its source');
+});
+
 test('wasm: per-sequence attention matches the batched products, forward and backward; dispose frees its masks', async () => {
   const backend = await useBackend('wasm', { threads: 1 });
   const engine = engineFor(backend);

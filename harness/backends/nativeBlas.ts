@@ -15,7 +15,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { PROJECT_ROOT } from '../environment.ts';
 
 export interface NativeBlas {
-  sgemmBatched(memory: Uint8Array, aOffset: number, bOffset: number, cOffset: number, batch: number, m: number, n: number, k: number, transA: boolean, transB: boolean, strideA: number, strideB: number): void;
+  /** bf16: round both operands to bfloat16 (nearest even) and accumulate in fp32 (emulated; no sbgemm here). */
+  sgemmBatched(memory: Uint8Array, aOffset: number, bOffset: number, cOffset: number, batch: number, m: number, n: number, k: number, transA: boolean, transB: boolean, strideA: number, strideB: number, bf16: boolean): void;
   setThreads(threads: number): void;
   config(): string;
 }
@@ -53,6 +54,17 @@ export function loadNativeBlas(threads: number): NativeBlas {
   loaded.setThreads(threads);
   return loaded;
 }
+
+/**
+ * The precision of native matrix products for the rest of this process's run: 'fp32', or 'bf16' (operands rounded
+ * to bfloat16, fp32 accumulation), which the mixed-precision recipe chooses. Every run starts at fp32.
+ */
+export type MatMulPrecision = 'fp32' | 'bf16';
+let precision: MatMulPrecision = 'fp32';
+export const setMatMulPrecision = (value: MatMulPrecision): void => {
+  precision = value;
+};
+export const matMulPrecision = (): MatMulPrecision => precision;
 
 interface WasmBackendLike {
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
@@ -104,6 +116,7 @@ export function useBlasForMatMul(blas: NativeBlas): void {
         transposeB,
         batchA === 1 ? 0 : m * k,
         batchB === 1 ? 0 : k * n,
+        precision === 'bf16',
       );
       return out;
     },

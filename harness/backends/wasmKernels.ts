@@ -1,5 +1,8 @@
 /**
- * Replacements for three tfjs-backend-wasm 4.22 kernels that copy more than they need to.
+ * Replacements for four tfjs-backend-wasm 4.22 kernels that copy more than they need to, or copy slowly.
+ *
+ * GatherV2 (the embedding lookup) copies element by element through generic 4-D index arithmetic: 8.4 ms to
+ * gather 768 rows of 128 floats here (11 ns per element). Row by row with typed-array copies it is ~0.1 ms.
  *
  * Identity (TF.js's `clone`) copies the whole tensor on wasm. The engine clones every tensor a custom gradient
  * saves and every input a kernel keeps for its gradient, ~120 times per nano step (8 ms of copies on native).
@@ -16,6 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 interface WasmBackendViews {
   incRef(dataId: object): void;
+  disposeData(dataId: object): boolean;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
@@ -37,6 +41,42 @@ export function useFasterWasmKernels(): void {
       if (x.dtype === 'string') return originalIdentity.kernelFunc(args);
       (args.backend as unknown as WasmBackendViews).incRef(x.dataId);
       return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+    },
+  });
+  const originalGather = tf.getKernel('GatherV2', 'wasm');
+  if (!originalGather) throw new Error('the wasm backend has no GatherV2 kernel to replace');
+  tf.unregisterKernel('GatherV2', 'wasm');
+  tf.registerKernel({
+    kernelName: 'GatherV2',
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+      const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
+      if (batchDims !== 0 || (x.dtype !== 'float32' && x.dtype !== 'int32') || indices.dtype !== 'int32') return originalGather.kernelFunc(args);
+      const [gatherAxis] = tf.util.parseAxisParam(axis, x.shape) as [number];
+      const outer = tf.util.sizeFromShape(x.shape.slice(0, gatherAxis));
+      const dim = x.shape[gatherAxis]!;
+      const rowSize = tf.util.sizeFromShape(x.shape.slice(gatherAxis + 1));
+      const backend = args.backend as unknown as WasmBackendViews;
+      const count = tf.util.sizeFromShape(indices.shape);
+      const out = backend.makeOutput([...x.shape.slice(0, gatherAxis), ...indices.shape, ...x.shape.slice(gatherAxis + 1)], x.dtype);
+      const index = backend.typedArrayFromHeap(indices);
+      const source = backend.typedArrayFromHeap(x);
+      const target = backend.typedArrayFromHeap(out);
+      for (let i = 0; i < count; i++) {
+        const at = index[i]!;
+        if (!(at >= 0 && at < dim)) {
+          backend.disposeData(out.dataId);
+          throw new Error(`GatherV2: the index value ${at} is not in [0, ${dim - 1}]`);
+        }
+      }
+      for (let o = 0; o < outer; o++) {
+        for (let i = 0; i < count; i++) {
+          const from = (o * dim + index[i]!) * rowSize;
+          target.set(source.subarray(from, from + rowSize), (o * count + i) * rowSize);
+        }
+      }
+      return out;
     },
   });
   const originalSlice = tf.getKernel('Slice', 'wasm');

@@ -12,6 +12,7 @@ import { BatchSampler, evalBatches, type Batch } from '../data/tokens.ts';
 import { defaultParts, GPT } from '../model.ts';
 import { engineFor } from '../ops.ts';
 import { clipAndStep, type Optimizer } from '../optim.ts';
+import { setMatMulPrecision } from '../backends/nativeBlas.ts';
 import { composeRecipes } from '../recipe.ts';
 import { resolveTrack } from '../tracks.ts';
 import { evaluate, warmupSeed, withWeightsRestored } from '../train.ts';
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
   const data = resolveTrack(setup.track).load();
   const recipes = composeRecipes(resolveRecipes(setup.recipe));
   const model = new GPT(config.model, recipes.parts(defaultParts), engineFor(backend), config.train.seed);
+  setMatMulPrecision('fp32'); // every run starts with fp32 products; a recipe may change that
   recipes.onInit(model.params);
   const comms = new WorkerComms(setup.comms, rank);
   const names = setup.comms.names;
