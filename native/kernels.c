@@ -261,13 +261,11 @@ static napi_value sum_of_squares(napi_env env, napi_callback_info info) {
  * Writes new p, m, v (TF.js tensors are immutable: new buffers, not in place).
  * adamW(memory, p, g, m, v, pOut, mOut, vOut, n, gradScale, beta1, beta2, c1, c2, eps, lr, decayFactor)
  */
-static napi_value adam_w(napi_env env, napi_callback_info info) {
-  ARGS(17);
-  const float *p = F32(1), *g = F32(2), *m = F32(3), *v = F32(4);
-  float *pOut = F32(5), *mOut = F32(6), *vOut = F32(7);
-  const int64_t n = int_arg(env, argv[8]);
-  const float gradScale = NUM(9), beta1 = NUM(10), beta2 = NUM(11), c1 = NUM(12), c2 = NUM(13), eps = NUM(14), lr = NUM(15),
-              decayFactor = NUM(16);
+// A function of its own with restrict pointers (outputs are fresh TF.js buffers, never the inputs): written
+// inline in the N-API wrapper, GCC left this loop scalar (3.2 ms for the nano model's 0.8M parameters).
+static void adam_w_update(const float *restrict p, const float *restrict g, const float *restrict m, const float *restrict v,
+                          float *restrict pOut, float *restrict mOut, float *restrict vOut, int64_t n, float gradScale, float beta1,
+                          float beta2, float c1, float c2, float eps, float lr, float decayFactor) {
   for (int64_t i = 0; i < n; i++) {
     const float gi = g[i] * gradScale;
     const float mi = m[i] * beta1 + gi * (1.0f - beta1);
@@ -276,6 +274,12 @@ static napi_value adam_w(napi_env env, napi_callback_info info) {
     vOut[i] = vi;
     pOut[i] = p[i] * decayFactor - (mi / c1) / (sqrtf(vi / c2) + eps) * lr;
   }
+}
+
+static napi_value adam_w(napi_env env, napi_callback_info info) {
+  ARGS(17);
+  adam_w_update(F32(1), F32(2), F32(3), F32(4), F32(5), F32(6), F32(7), int_arg(env, argv[8]), NUM(9), NUM(10), NUM(11), NUM(12),
+                NUM(13), NUM(14), NUM(15), NUM(16));
   return NULL;
 }
 
