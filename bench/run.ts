@@ -55,7 +55,7 @@ for (const [name, recipe] of cliRuns) {
   const summary = `${run.stdout}${run.stderr}`; // the summary goes to stderr with -q
   const peak = /peak memory\s+([\d.]+) MiB/.exec(summary)?.[1];
   const msPerStep = /\(([\d.]+) ms\/step\)/.exec(summary)?.[1];
-  const threads = /\((?:[^,]+), (\d+) threads?\)/.exec(summary)?.[1] ?? '-';
+  const threads = /(\d+) threads?\)/.exec(summary)?.[1] ?? '-';
   if (!peak) throw new Error(`speedrun --backend ${name} printed no peak memory: ${run.stderr.slice(-300)}`);
   lines.push(`| ${name}${recipe === 'baseline' ? '' : ` --recipe ${recipe}`} | ${threads} | ${peak} | ${msPerStep ?? '-'} |`);
   process.stderr.write(`${lines.at(-1)}\n`);
