@@ -24,6 +24,31 @@ export const fusedLayerNorm = customOp((x: tf.Tensor, gain: tf.Tensor) => {
   };
 }) as (x: tf.Tensor2D, gain: tf.Tensor1D) => tf.Tensor2D;
 
+/**
+ * Residual add + LayerNorm ("add & norm"): one kernel gives the new residual stream x + branch and its normalized
+ * form. It has two outputs, which tf.customGrad cannot express, so the gradient is registered for the kernel, as
+ * TF.js does for its own multi-output kernels: the backward kernel adds the gradient arriving on the stream to
+ * LayerNorm's, so both addends get their gradient in one pass instead of a LayerNorm backward plus an Add.
+ */
+tf.registerGradient({
+  kernelName: FUSED.addLayerNorm,
+  inputsToSave: ['gain'],
+  outputsToSave: [true, false],
+  gradFunc: (dys, saved, attrs) => {
+    const [dSum, dy] = dys as tf.Tensor[];
+    const [gain, sum] = saved;
+    const [dx, dGain] = run(FUSED.addLayerNormGrad, { dy: dy!, dSum: dSum!, sum: sum!, gain: gain! }, { eps: attrs.eps as number });
+    // The engine accumulates (and later disposes) each input's gradient on its own: the second is a clone.
+    return { x: () => dx!, branch: () => dx!.clone(), gain: () => dGain! };
+  },
+});
+
+/** [x + branch, LayerNorm(x + branch)·gain]. */
+export function fusedAddLayerNorm(x: tf.Tensor2D, branch: tf.Tensor2D, gain: tf.Tensor1D): [tf.Tensor2D, tf.Tensor2D] {
+  const [sum, y] = run(FUSED.addLayerNorm, { x, branch, gain }, { eps: LN_EPS });
+  return [sum as tf.Tensor2D, y as tf.Tensor2D];
+}
+
 /** GELU(x·W_fc)·W_proj with the GELU (forward and its slope) as one kernel each between the two sgemms. */
 export function makeFusedGeluMlp(engine: Engine): (x: tf.Tensor2D, wFc: tf.Tensor2D, wProj: tf.Tensor2D) => tf.Tensor2D {
   return customOp((x: tf.Tensor, wFc: tf.Tensor, wProj: tf.Tensor) => {

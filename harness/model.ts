@@ -59,6 +59,8 @@ export interface ModelContext {
     embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D;
     attention: AttentionFn;
   };
+  /** The model's composed parts, for a part that is defined in terms of others (residualNorm). */
+  parts: GPTParts;
 }
 
 /** The extension points. Each recipe's `model` hook may replace or wrap any of them. */
@@ -77,6 +79,12 @@ export interface GPTParts {
   attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number, ctx: ModelContext): tf.Tensor4D;
   /** Residual update of the hidden state with a branch's output. */
   residual(x: tf.Tensor2D, branch: tf.Tensor2D, site: ResidualSite, ctx: ModelContext): tf.Tensor2D;
+  /**
+   * A residual update and the norm that reads its result: [new hidden state, its normalized form]. By default
+   * `residual` then `norm` (through ctx.parts, so recipes that replace either are honoured); a backend with an
+   * "add & norm" kernel does both in one pass.
+   */
+  residualNorm(x: tf.Tensor2D, branch: tf.Tensor2D, residual: ResidualSite, norm: NormSite, ctx: ModelContext): [tf.Tensor2D, tf.Tensor2D];
   /** The MLP branch [B·T, C] -> [B·T, C]. */
   mlp(x: tf.Tensor2D, layer: number, ctx: ModelContext): tf.Tensor2D;
   /** Final hidden states [B·T, C] -> logits [B·T, V]. */
@@ -130,6 +138,11 @@ export const defaultParts: GPTParts = {
   attention: (q, k, v, scale, ctx) => ctx.ops.attention(q, k, v, scale),
 
   residual: (x, branch) => tf.add(x, branch),
+
+  residualNorm(x, branch, residual, norm, ctx) {
+    const next = ctx.parts.residual(x, branch, residual, ctx);
+    return [next, ctx.parts.norm(next, norm, ctx)];
+  },
 
   mlp(x, layer, ctx) {
     // GELU(x·W_fc)·W_proj, hidden [B·T, 4C]
@@ -200,6 +213,7 @@ export class GPT {
       batch,
       seqLen,
       ops: this.ops,
+      parts: this.parts,
       param: (name) => {
         const p = this.params.get(name);
         if (!p) throw new Error(`unknown parameter '${name}'`);
@@ -217,20 +231,21 @@ export class GPT {
     const C = cfg.nEmbd;
     const hs = C / H;
     const scale = parts.attentionScale(ctx);
+    const lastNorm: NormSite = { kind: 'ln_f' };
     let x = parts.embed(ids, ctx); // [B·T, C]
+    let h = parts.norm(x, cfg.nLayer > 0 ? { kind: 'ln_1', layer: 0 } : lastNorm, ctx); // each norm reads the stream just updated
     for (let l = 0; l < cfg.nLayer; l++) {
-      const h = parts.norm(x, { kind: 'ln_1', layer: l }, ctx);
       const qkv = this.ops.linear(h, ctx.param(blockParam(l, 'attn.c_attn.weight')) as tf.Tensor2D); // [B·T, 3C]
       const [q0, k0, v] = tf.split(qkv, 3, 1).map((part) => tf.reshape(part, [batch, seqLen, H, hs]) as tf.Tensor4D); // [B, T, H, hs]
       const [q, k] = parts.queryKey(q0!, k0!, l, ctx);
       const y = parts.attention(q, k, v!, scale, ctx); // [B, T, H, hs]
       const merged = tf.reshape(y, [batch * seqLen, C]) as tf.Tensor2D; // [B·T, C]
       const attnOut = this.ops.linear(merged, ctx.param(blockParam(l, 'attn.c_proj.weight')) as tf.Tensor2D);
-      x = parts.residual(x, attnOut, { kind: 'attn', layer: l }, ctx);
-      const mlpOut = parts.mlp(parts.norm(x, { kind: 'ln_2', layer: l }, ctx), l, ctx);
-      x = parts.residual(x, mlpOut, { kind: 'mlp', layer: l }, ctx);
+      [x, h] = parts.residualNorm(x, attnOut, { kind: 'attn', layer: l }, { kind: 'ln_2', layer: l }, ctx);
+      const mlpOut = parts.mlp(h, l, ctx);
+      [x, h] = parts.residualNorm(x, mlpOut, { kind: 'mlp', layer: l }, l + 1 < cfg.nLayer ? { kind: 'ln_1', layer: l + 1 } : lastNorm, ctx);
     }
-    return parts.logits(parts.norm(x, { kind: 'ln_f' }, ctx), ctx);
+    return parts.logits(h, ctx);
   }
 
   /** Mean next-token cross-entropy (nats/token) of a batch given as flat int32 arrays. */

@@ -52,6 +52,17 @@ static double num_arg(napi_env env, napi_value v) {
 #define INT(i) ((int)int_arg(env, argv[(i)]))
 #define NUM(i) ((float)num_arg(env, argv[(i)]))
 
+/* A row's mean and 1/σ = 1/√(var + eps), two passes (as TF.js's moments). */
+static inline float row_rstd(const float *row, int width, float eps, float *mean_out) {
+  float total = 0;
+  for (int c = 0; c < width; c++) total += row[c];
+  const float mean = total / width;
+  float squares = 0;
+  for (int c = 0; c < width; c++) squares += (row[c] - mean) * (row[c] - mean);
+  *mean_out = mean;
+  return 1.0f / sqrtf(squares / width + eps);
+}
+
 /* LayerNorm without bias, forward: y = x̂·gain, x̂ = (x − mean)·rstd, rstd = 1/√(var + eps); keeps x̂ and rstd.
    layerNormForward(memory, x, gain, y, xhat, rstd, rows, width, eps) */
 static napi_value layer_norm_forward(napi_env env, napi_callback_info info) {
@@ -63,12 +74,8 @@ static napi_value layer_norm_forward(napi_env env, napi_callback_info info) {
   for (int r = 0; r < rows; r++) {
     const float *xr = x + (int64_t)r * width;
     float *yr = y + (int64_t)r * width, *hr = xhat + (int64_t)r * width;
-    float sum = 0;
-    for (int c = 0; c < width; c++) sum += xr[c];
-    const float mean = sum / width;
-    float squares = 0;
-    for (int c = 0; c < width; c++) squares += (xr[c] - mean) * (xr[c] - mean);
-    const float rs = 1.0f / sqrtf(squares / width + eps);
+    float mean;
+    const float rs = row_rstd(xr, width, eps, &mean);
     rstd[r] = rs;
     for (int c = 0; c < width; c++) {
       hr[c] = (xr[c] - mean) * rs;
@@ -100,6 +107,56 @@ static napi_value layer_norm_backward(napi_env env, napi_callback_info info) {
     meanDH /= width;
     const float rs = rstd[r];
     for (int c = 0; c < width; c++) dxr[c] = rs * (dyr[c] * gain[c] - meanD - hr[c] * meanDH);
+  }
+  return NULL;
+}
+
+/* Residual add + LayerNorm ("add & norm"), forward: sum = x + branch (the new residual stream), y = LN(sum)·gain.
+   Only sum is kept for the backward pass, which recomputes each row's mean and 1/σ (one extra read of a row
+   it reads anyway) instead of storing x̂.
+   addLayerNormForward(memory, x, branch, gain, sum, y, rows, width, eps) */
+static napi_value add_layer_norm_forward(napi_env env, napi_callback_info info) {
+  ARGS(9);
+  const float *x = F32(1), *branch = F32(2), *gain = F32(3);
+  float *sum = F32(4), *y = F32(5);
+  const int rows = INT(6), width = INT(7);
+  const float eps = NUM(8);
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (int64_t)r * width, *br = branch + (int64_t)r * width;
+    float *sr = sum + (int64_t)r * width, *yr = y + (int64_t)r * width;
+    for (int c = 0; c < width; c++) sr[c] = xr[c] + br[c];
+    float mean;
+    const float rs = row_rstd(sr, width, eps, &mean);
+    for (int c = 0; c < width; c++) yr[c] = (sr[c] - mean) * rs * gain[c];
+  }
+  return NULL;
+}
+
+/* Residual add + LayerNorm, backward. Both addends get the same gradient: the one arriving on the stream (dSum)
+   plus LayerNorm's dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·gain; dgain = Σ_rows dy·x̂.
+   addLayerNormBackward(memory, dy, dSum, sum, gain, dx, dgain, rows, width, eps) */
+static napi_value add_layer_norm_backward(napi_env env, napi_callback_info info) {
+  ARGS(10);
+  const float *dy = F32(1), *dSum = F32(2), *sum = F32(3), *gain = F32(4);
+  float *dx = F32(5), *dgain = F32(6);
+  const int rows = INT(7), width = INT(8);
+  const float eps = NUM(9);
+  memset(dgain, 0, sizeof(float) * width);
+  for (int r = 0; r < rows; r++) {
+    const float *dyr = dy + (int64_t)r * width, *sr = sum + (int64_t)r * width, *dsr = dSum + (int64_t)r * width;
+    float *dxr = dx + (int64_t)r * width;
+    float mean;
+    const float rs = row_rstd(sr, width, eps, &mean);
+    float meanD = 0, meanDH = 0;
+    for (int c = 0; c < width; c++) {
+      const float h = (sr[c] - mean) * rs, d = dyr[c] * gain[c];
+      meanD += d;
+      meanDH += d * h;
+      dgain[c] += dyr[c] * h;
+    }
+    meanD /= width;
+    meanDH /= width;
+    for (int c = 0; c < width; c++) dxr[c] = dsr[c] + rs * (dyr[c] * gain[c] - meanD - (sr[c] - mean) * rs * meanDH);
   }
   return NULL;
 }
@@ -287,6 +344,8 @@ void speedrun_register_kernels(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"layerNormForward", NULL, layer_norm_forward, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormBackward", NULL, layer_norm_backward, NULL, NULL, NULL, napi_default, NULL},
+      {"addLayerNormForward", NULL, add_layer_norm_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"addLayerNormBackward", NULL, add_layer_norm_backward, NULL, NULL, NULL, napi_default, NULL},
       {"geluForward", NULL, gelu_forward, NULL, NULL, NULL, napi_default, NULL},
       {"geluBackward", NULL, gelu_backward, NULL, NULL, NULL, napi_default, NULL},
       {"attentionForward", NULL, attention_forward, NULL, NULL, NULL, napi_default, NULL},

@@ -6,26 +6,30 @@
  *
  * What is fused depends on the backend:
  *  - native (native/kernels.c, harness/fusedOps.ts): the attention block (per head: q·kᵀ, causal softmax, P·v on
- *    strided views, no transposes), LayerNorm, the MLP's GELU between its two sgemms, softmax + cross-entropy,
- *    and AdamW with the global-norm clip as one multi-tensor kernel;
+ *    strided views, no transposes), the residual add with the LayerNorm that reads it ("add & norm"), the MLP's
+ *    GELU between its two sgemms, softmax + cross-entropy, and AdamW with the global-norm clip as one
+ *    multi-tensor kernel;
  *  - webgpu (harness/backends/webgpuKernels.ts): attention's scale + causal mask + softmax;
  *  - elsewhere nothing: the recipe says so at start (and in the run record) and changes nothing.
  * Only parts that are still the core's own are fused: a recipe listed earlier that replaced the MLP (relu2) or
  * the norm (ngpt) keeps its version. AdamW is fused where it is the default optimizer, or Muon's optimizer for the
- * non-matrix parameters when fused-kernels is listed before muon. Not fused anywhere: norm + residual (the
- * core keeps them separate parts); the residual add is one kernel.
+ * non-matrix parameters when fused-kernels is listed before muon. "add & norm" is used only while the residual and
+ * the norm are both the core's (checked when the model runs, so a recipe listed later that replaces either wins).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { hasFusedKernels } from '../harness/backends/nativeKernels.ts';
 import { hasFusedAttention, fusedCausalSoftmax, registerWebgpuKernels } from '../harness/backends/webgpuKernels.ts';
-import { fusedAdamW, fusedAttention, fusedCrossEntropy, fusedLayerNorm, makeFusedGeluMlp } from '../harness/fusedOps.ts';
-import { blockParam, defaultParts, normWeight } from '../harness/model.ts';
+import { fusedAddLayerNorm, fusedAdamW, fusedAttention, fusedCrossEntropy, fusedLayerNorm, makeFusedGeluMlp } from '../harness/fusedOps.ts';
+import { blockParam, defaultParts, normWeight, type GPTParts } from '../harness/model.ts';
 import { adamW } from '../harness/optim.ts';
 import type { Recipe } from '../harness/recipe.ts';
 
 const toHeads = (x: tf.Tensor4D) => tf.transpose(x, [0, 2, 1, 3]); // [B, T, H, hs] <-> [B, H, T, hs]
 
-export const NATIVE_FUSED = ['attention block (q·kᵀ + causal softmax + P·v)', 'LayerNorm', 'MLP GELU', 'softmax + cross-entropy', 'AdamW + gradient clip (multi-tensor)'];
+export const NATIVE_FUSED = ['attention block (q·kᵀ + causal softmax + P·v)', 'residual add + LayerNorm', 'MLP GELU', 'softmax + cross-entropy', 'AdamW + gradient clip (multi-tensor)'];
+
+/** The core's LayerNorm on the fused kernel (one identity, so residualNorm can tell it is still in place). */
+const fusedNorm: GPTParts['norm'] = (x, site, ctx) => fusedLayerNorm(x, ctx.param(normWeight(site)) as tf.Tensor1D);
 
 export function fusedKernelsRecipe(): Recipe {
   registerWebgpuKernels();
@@ -34,16 +38,21 @@ export function fusedKernelsRecipe(): Recipe {
     description: 'fused kernels: attention, LayerNorm, GELU, cross-entropy and AdamW (native); attention softmax (webgpu)',
     source: 'FlashAttention (arXiv 2205.14135); modded-nanogpt fused kernels; PyTorch fused AdamW',
     notes: (backend) => {
-      if (backend.name === 'native' && hasFusedKernels(backend.tfjsBackend)) return [`fused on native: ${NATIVE_FUSED.join(', ')}; not fused: norm + residual`];
+      if (backend.name === 'native' && hasFusedKernels(backend.tfjsBackend)) return [`fused on native: ${NATIVE_FUSED.join(', ')}`];
       if (backend.name === 'native') return ['this native addon was built before the fused kernels existed (run `npm run build:native`); this run is the same as without the recipe'];
       if (hasFusedAttention(backend.tfjsBackend)) return ['fused: attention scale + causal mask + softmax (forward and backward kernels); not fused: MLP matmul + GELU, norm + residual, cross-entropy, AdamW'];
       return [`no fused kernels on backend ${backend.name} (they exist for native and webgpu); this run is the same as without the recipe`];
     },
     model: (parts) => {
       if (hasFusedKernels()) {
+        const residualNorm = parts.residualNorm;
         return {
           ...parts,
-          norm: parts.norm === defaultParts.norm ? (x, site, ctx) => fusedLayerNorm(x, ctx.param(normWeight(site)) as tf.Tensor1D) : parts.norm,
+          norm: parts.norm === defaultParts.norm ? fusedNorm : parts.norm,
+          residualNorm: (x, branch, residual, norm, ctx) =>
+            ctx.parts.residual === defaultParts.residual && ctx.parts.norm === fusedNorm
+              ? fusedAddLayerNorm(x, branch, ctx.param(normWeight(norm)) as tf.Tensor1D)
+              : residualNorm(x, branch, residual, norm, ctx),
           mlp:
             parts.mlp === defaultParts.mlp
               ? (x, layer, ctx) => makeFusedGeluMlp(ctx.engine)(x, ctx.param(blockParam(layer, 'mlp.c_fc.weight')) as tf.Tensor2D, ctx.param(blockParam(layer, 'mlp.c_proj.weight')) as tf.Tensor2D)

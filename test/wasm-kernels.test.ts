@@ -1,5 +1,5 @@
 /**
- * The wasm-specific paths: the heap-view Slice/SplitV kernels that replace tfjs-backend-wasm's, and the
+ * The wasm-specific paths: the heap-view Slice/SplitV/Concat kernels that replace tfjs-backend-wasm's, and the
  * per-sequence (block-diagonal) attention that wasm runs instead of batched products.
  */
 import { test } from 'node:test';
@@ -43,6 +43,28 @@ test('wasm: Slice and SplitV read the right elements (contiguous, rank 2, rank 3
     assert.deepEqual(Array.from(tensor.dataSync()), sliceOf(values, shape, begin, size), `slice at ${begin} of size ${size}`);
   }
   assert.equal(ints.dtype, 'int32');
+});
+
+test('wasm: Concat joins along every axis (rank 2, rank 3, int32, uneven widths) as splitting undoes it', async () => {
+  await useBackend('wasm', { threads: 1 });
+  const cube = tf.tensor3d(Array.from({ length: 4 * 3 * 5 }, (_, i) => i * 0.25 - 7), [4, 3, 5]);
+  const ints = tf.tensor2d(Array.from({ length: 5 * 6 }, (_, i) => i * 7 - 20), [5, 6], 'int32');
+  const cases: [tf.Tensor, number, number[]][] = [
+    [cube, 0, [1, 3]],
+    [cube, 1, [2, 1]],
+    [cube, 2, [1, 3, 1]],
+    [cube, -1, [2, 3]],
+    [ints, 1, [1, 2, 3]],
+    [ints, 0, [4, 1]],
+  ];
+  for (const [whole, axis, sizes] of cases) {
+    const joined = tf.concat(tf.split(whole, sizes, axis), axis);
+    assert.deepEqual(joined.shape, whole.shape);
+    assert.equal(joined.dtype, whole.dtype);
+    assert.deepEqual(Array.from(joined.dataSync()), Array.from(whole.dataSync()), `concat along ${axis} of ${sizes}`);
+  }
+  // Against the values written out: [[1, 2], [3, 4]] ++ [[5], [6]] along axis 1.
+  assert.deepEqual(Array.from(tf.concat([tf.tensor2d([1, 2, 3, 4], [2, 2]), tf.tensor2d([5, 6], [2, 1])], 1).dataSync()), [1, 2, 5, 3, 4, 6]);
 });
 
 test('wasm: GatherV2 picks the right rows (axis 0, axis 1, int32), rejects a bad index; Identity shares data', async () => {

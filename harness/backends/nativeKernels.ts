@@ -15,6 +15,8 @@ import type { NativeBlas } from './nativeBlas.ts';
 export interface NativeKernelAddon {
   layerNormForward(heap: Uint8Array, x: number, gain: number, y: number, xhat: number, rstd: number, rows: number, width: number, eps: number): void;
   layerNormBackward(heap: Uint8Array, dy: number, xhat: number, rstd: number, gain: number, dx: number, dGain: number, rows: number, width: number): void;
+  addLayerNormForward(heap: Uint8Array, x: number, branch: number, gain: number, sum: number, y: number, rows: number, width: number, eps: number): void;
+  addLayerNormBackward(heap: Uint8Array, dy: number, dSum: number, sum: number, gain: number, dx: number, dGain: number, rows: number, width: number, eps: number): void;
   geluForward(heap: Uint8Array, a: number, h: number, n: number): void;
   geluBackward(heap: Uint8Array, dh: number, a: number, da: number, n: number): void;
   attentionForward(heap: Uint8Array, q: number, k: number, v: number, out: number, probs: number, batch: number, seqLen: number, heads: number, headSize: number, scale: number): void;
@@ -28,6 +30,8 @@ export interface NativeKernelAddon {
 export const FUSED = {
   layerNorm: 'SpeedrunLayerNorm',
   layerNormGrad: 'SpeedrunLayerNormGrad',
+  addLayerNorm: 'SpeedrunAddLayerNorm',
+  addLayerNormGrad: 'SpeedrunAddLayerNormGrad',
   gelu: 'SpeedrunGelu',
   geluGrad: 'SpeedrunGeluGrad',
   attention: 'SpeedrunCausalAttention',
@@ -49,7 +53,8 @@ export const hasFusedKernels = (tfjsBackend: string = tf.getBackend()): boolean 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: object };
 
 export function registerNativeKernels(addon: NativeBlas & Partial<NativeKernelAddon>): void {
-  if (typeof addon.adamW !== 'function') return; // an addon built before the kernels existed: matmuls only
+  // An addon built before the kernels existed (matmuls only), or before the residual + norm kernel: nothing fused.
+  if (typeof addon.adamW !== 'function' || typeof addon.addLayerNormForward !== 'function') return;
   const native = addon as NativeKernelAddon;
   const register = (kernelName: string, run: (b: WasmBackendLike, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) => tf.TensorInfo | tf.TensorInfo[]) => {
     if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
@@ -75,6 +80,18 @@ export function registerNativeKernels(addon: NativeBlas & Partial<NativeKernelAd
     const [rows, width] = dy!.shape as [number, number];
     const [dx, dGain] = [b.makeOutput([rows, width], 'float32'), b.makeOutput([width], 'float32')];
     native.layerNormBackward(b.wasm.HEAPU8, offset(b, dy), offset(b, xhat), offset(b, rstd), offset(b, gain), offset(b, dx), offset(b, dGain), rows, width);
+    return [dx, dGain];
+  });
+  register(FUSED.addLayerNorm, (b, { x, branch, gain }, attrs) => {
+    const [rows, width] = x!.shape as [number, number];
+    const [sum, y] = [b.makeOutput([rows, width], 'float32'), b.makeOutput([rows, width], 'float32')];
+    native.addLayerNormForward(b.wasm.HEAPU8, offset(b, x), offset(b, branch), offset(b, gain), offset(b, sum), offset(b, y), rows, width, num(attrs, 'eps'));
+    return [sum, y];
+  });
+  register(FUSED.addLayerNormGrad, (b, { dy, dSum, sum, gain }, attrs) => {
+    const [rows, width] = dy!.shape as [number, number];
+    const [dx, dGain] = [b.makeOutput([rows, width], 'float32'), b.makeOutput([width], 'float32')];
+    native.addLayerNormBackward(b.wasm.HEAPU8, offset(b, dy), offset(b, dSum), offset(b, sum), offset(b, gain), offset(b, dx), offset(b, dGain), rows, width, num(attrs, 'eps'));
     return [dx, dGain];
   });
   register(FUSED.gelu, (b, { a }) => {
