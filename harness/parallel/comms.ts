@@ -3,7 +3,9 @@
  * comms recipe. Every variant leaves each replica with the same averaged gradients (or, sharded, the same
  * updated weights), so the replicas stay identical without ever sending weights at the start.
  *
- *  - allreduce (reference): per tensor, each worker writes its gradient, a barrier, each worker sums all;
+ *  - allreduce (reference): per tensor, each worker writes its gradient; after a barrier each worker averages its
+ *    1/N share of the tensor into a shared mean (reduce-scatter); after a second barrier every worker reads the
+ *    whole mean (all-gather by reading shared memory);
  *  - bucketed: the same over flattened buckets of ~1 MiB, so far fewer barriers;
  *  - bf16: bucketed, gradients written as bfloat16 (round to nearest even), summed in fp32: half the bytes;
  *  - overlap: as bucketed. TF.js returns every gradient from one tf.variableGrads call after the whole backward
@@ -30,6 +32,8 @@ export interface SharedComms {
   grads: SharedArrayBuffer;
   /** Sharded: the updated weights, all-gathered. */
   params: SharedArrayBuffer;
+  /** Every other variant: the averaged gradient, one fp32 copy that each worker writes its share of. */
+  mean: SharedArrayBuffer;
   /** Sharded: each worker's sum of squares of its owned averaged gradients. */
   norms: SharedArrayBuffer;
   /** [arrived, generation] for the barrier. */
@@ -45,6 +49,7 @@ export function createSharedComms(variant: CommsVariant, workers: number, names:
     sizes,
     grads: new SharedArrayBuffer(workers * total * 4),
     params: new SharedArrayBuffer(variant === 'sharded' ? total * 4 : 4),
+    mean: new SharedArrayBuffer(variant === 'sharded' ? 4 : total * 4),
     norms: new SharedArrayBuffer(workers * 8),
     barrier: new SharedArrayBuffer(8),
   };
@@ -82,12 +87,13 @@ export function owners(sizes: number[], workers: number): number[] {
   return owner;
 }
 
+/** The bits of an fp32 value (as uint32) -> bf16 bits, round to nearest even (NaN stays a quiet NaN). */
+export const bf16Bits = (u: number): number => ((u & 0x7fffffff) > 0x7f800000 ? (u >>> 16) | 0x40 : (u + 0x7fff + ((u >>> 16) & 1)) >>> 16);
+
 /** fp32 -> bf16 bits, round to nearest even (NaN stays NaN). */
 export function toBf16(value: number, scratch: Float32Array, bits: Uint32Array): number {
   scratch[0] = value;
-  const u = bits[0]!;
-  if ((u & 0x7fffffff) > 0x7f800000) return (u >>> 16) | 0x40; // quiet NaN
-  return (u + 0x7fff + ((u >>> 16) & 1)) >>> 16;
+  return bf16Bits(bits[0]!);
 }
 
 export function fromBf16(half: number, scratch: Float32Array, bits: Uint32Array): number {
@@ -107,6 +113,7 @@ export class WorkerComms {
   private readonly barrierState: Int32Array;
   private readonly f32Scratch = new Float32Array(1);
   private readonly u32Scratch = new Uint32Array(this.f32Scratch.buffer);
+  private readonly buckets: number[][];
   readonly owner: number[];
 
   constructor(
@@ -122,6 +129,7 @@ export class WorkerComms {
     this.total = offset;
     this.barrierState = new Int32Array(shared.barrier);
     this.owner = owners(shared.sizes, shared.workers);
+    this.buckets = bucketsOf(shared.sizes, shared.variant === 'allreduce');
   }
 
   /** Sense-reversing barrier on Atomics; throws when a peer does not arrive in time. */
@@ -141,36 +149,45 @@ export class WorkerComms {
     }
   }
 
-  /** Averages gradients across workers (every variant but sharded). Returns new arrays, one per parameter. */
+  /**
+   * Averages gradients across workers (every variant but sharded). The result is views of the shared mean,
+   * valid until this worker's next exchange: no peer writes the mean again before every worker has passed the
+   * first barrier of the next step, which it reaches only after it has used these.
+   */
   allReduceMean(grads: Float32Array[]): { mean: Float32Array[]; stats: CommsStats } {
-    const { variant, workers } = this.shared;
+    const { variant, workers, sizes } = this.shared;
     const start = performance.now();
     const bf16 = variant === 'bf16';
     const f32 = new Float32Array(this.shared.grads);
     const u16 = new Uint16Array(this.shared.grads); // bf16 regions: worker w at [w * total, (w + 1) * total)
-    const mean = this.shared.sizes.map((size) => new Float32Array(size));
+    const mean = new Float32Array(this.shared.mean);
     let bytes = 0;
-    for (const bucket of bucketsOf(this.shared.sizes, variant === 'allreduce')) {
+    for (const bucket of this.buckets) {
       for (const i of bucket) {
         const base = this.rank * this.total + this.offsets[i]!;
         const g = grads[i]!;
-        if (bf16) for (let j = 0; j < g.length; j++) u16[base + j] = toBf16(g[j]!, this.f32Scratch, this.u32Scratch);
-        else f32.set(g, base);
+        if (bf16) {
+          const bits = new Uint32Array(g.buffer, g.byteOffset, g.length);
+          for (let j = 0; j < g.length; j++) u16[base + j] = bf16Bits(bits[j]!);
+        } else f32.set(g, base);
         bytes += g.length * (bf16 ? 2 : 4);
       }
       this.barrier();
-      for (const i of bucket) {
-        const out = mean[i]!;
-        for (let w = 0; w < workers; w++) {
-          const base = w * this.total + this.offsets[i]!;
-          if (bf16) for (let j = 0; j < out.length; j++) out[j]! += fromBf16(u16[base + j]!, this.f32Scratch, this.u32Scratch);
-          else for (let j = 0; j < out.length; j++) out[j]! += f32[base + j]!;
-        }
-        for (let j = 0; j < out.length; j++) out[j]! /= workers;
+      // Reduce-scatter: this worker averages its 1/N of the bucket's floats (the bucket is one contiguous run).
+      const first = this.offsets[bucket[0]!]!;
+      const span = this.offsets[bucket.at(-1)!]! + sizes[bucket.at(-1)!]! - first;
+      const lo = first + Math.floor((span * this.rank) / workers);
+      const hi = first + Math.floor((span * (this.rank + 1)) / workers);
+      for (let w = 0; w < workers; w++) {
+        const base = w * this.total;
+        if (bf16) for (let j = lo; j < hi; j++) mean[j] = (w === 0 ? 0 : mean[j]!) + fromBf16(u16[base + j]!, this.f32Scratch, this.u32Scratch);
+        else if (w === 0) mean.set(f32.subarray(base + lo, base + hi), lo);
+        else for (let j = lo; j < hi; j++) mean[j]! += f32[base + j]!;
       }
+      for (let j = lo; j < hi; j++) mean[j]! /= workers;
+      this.barrier(); // every share of this bucket is averaged (and nobody still reads the gradients written)
     }
-    this.barrier(); // the next step's writes must not overtake a peer still reading this one's last bucket
-    return { mean, stats: { ms: performance.now() - start, bytes } };
+    return { mean: sizes.map((size, i) => mean.subarray(this.offsets[i]!, this.offsets[i]! + size)), stats: { ms: performance.now() - start, bytes } };
   }
 
   /**
@@ -222,7 +239,7 @@ export class WorkerComms {
     this.barrier();
     const weights = new Map<number, Float32Array>();
     this.shared.sizes.forEach((size, i) => {
-      if (this.owner[i] !== this.rank) weights.set(i, f32.slice(this.offsets[i]!, this.offsets[i]! + size));
+      if (this.owner[i] !== this.rank) weights.set(i, f32.subarray(this.offsets[i]!, this.offsets[i]! + size)); // read before the next step's writes
     });
     this.barrier(); // nobody overwrites the weights before everyone has read them
     return { weights, stats: { ms: performance.now() - start, bytes } };

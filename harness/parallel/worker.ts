@@ -43,6 +43,15 @@ const setup = (workerData as { setup: WorkerSetup }).setup;
 const port = parentPort!;
 const reply = (message: WorkerReply) => port.postMessage(message);
 
+/**
+ * A float32 tensor's values without a copy where the backend keeps them in a heap it can view (wasm, native):
+ * the exchange copies them into shared memory once. Elsewhere a copy.
+ */
+function valuesOf(t: tf.Tensor): Float32Array {
+  const backend = tf.backend() as Partial<{ typedArrayFromHeap(t: tf.TensorInfo): Float32Array }>;
+  return typeof backend.typedArrayFromHeap === 'function' ? backend.typedArrayFromHeap(t) : (t.dataSync() as Float32Array);
+}
+
 /** This worker's rows of the global batch (the batch size divides evenly: checked by the pool). */
 function slice(batch: Batch, rank: number, workers: number): Batch {
   const rows = batch.batchSize / workers;
@@ -80,15 +89,14 @@ async function main(): Promise<void> {
     const grads = model.byParamName(byVariable);
     let loss = (await value.data())[0]!;
     if (faultKind === 'nan' && faultHere) loss = Number.NaN;
-    const arrays = await Promise.all(names.map(async (n) => (await grads[n]!.data()) as Float32Array));
-    value.dispose();
-    Object.values(grads).forEach((g) => g.dispose());
+    const arrays = names.map((n) => valuesOf(grads[n]!)); // views: the gradients stay alive until exchanged
     const shapes = names.map((n) => model.params.get(n)!.shape);
     let gradNorm: number;
     let commMs: number;
     let commBytes: number;
     if (!sharded) {
       const { mean, stats } = comms.allReduceMean(arrays);
+      Object.values(grads).forEach((g) => g.dispose());
       const normTensor = tf.tidy(() => {
         const averaged = Object.fromEntries(names.map((n, i) => [n, tf.tensor(mean[i]!, shapes[i])]));
         return clipAndStep(optimizer, averaged, lrFactor, config.train.gradClip);
@@ -98,6 +106,7 @@ async function main(): Promise<void> {
       ({ ms: commMs, bytes: commBytes } = stats);
     } else {
       const scattered = comms.reduceScatterMean(arrays);
+      Object.values(grads).forEach((g) => g.dispose());
       gradNorm = scattered.globalNorm;
       // The same clipping as clipByGlobalNorm, from the exchanged global norm.
       const scale = config.train.gradClip > 0 ? Math.min(1, config.train.gradClip / (gradNorm + 1e-6)) : 1;
@@ -105,12 +114,13 @@ async function main(): Promise<void> {
         const owned = Object.fromEntries([...scattered.owned].map(([i, g]) => [names[i]!, tf.mul(tf.tensor(g, shapes[i]), scale)]));
         optimizer.step(owned, lrFactor);
       });
-      const updated = new Map(await Promise.all([...scattered.owned.keys()].map(async (i) => [i, (await model.params.get(names[i]!)!.variable.data()) as Float32Array] as const)));
+      const updated = new Map([...scattered.owned.keys()].map((i) => [i, valuesOf(model.params.get(names[i]!)!.variable)] as const));
       const gathered = comms.allGather(updated);
       for (const [i, w] of gathered.weights) model.params.get(names[i]!)!.variable.assign(tf.tensor(w, shapes[i]));
       commMs = scattered.stats.ms + gathered.stats.ms;
       commBytes = scattered.stats.bytes + gathered.stats.bytes;
     }
+    value.dispose();
     recipes.afterStep(model.params, stepIndex);
     return { type: 'stepped', loss, gradNorm, commMs, commBytes };
   };
