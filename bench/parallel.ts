@@ -1,8 +1,10 @@
 /**
  * `npm run bench:parallel`: data-parallel training on wasm, nano preset, brown-char. One worker (2 threads, the
  * default, and 1 thread) against 2 workers (1 thread each) with every comms variant, each in its own process,
- * interleaved over two rounds (A B C ... A B C ...) so machine drift spreads evenly; medians reported.
- * Bar (comms issue): 2 workers >= 1.7x the tokens/s of 1 worker on wasm here.
+ * interleaved over three rounds (A B C ... A B C ...) so machine drift spreads evenly; medians reported.
+ * Bar (comms issue): 2 workers >= 1.7x the tokens/s of 1 worker on wasm here. Both references are printed: one
+ * worker with one thread (the same core per replica: data-parallel scaling) and with two (what `--workers 1`
+ * uses by default).
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -26,7 +28,8 @@ interface Result {
   parallel: { commMsPerStep: number; commBytesPerStep: number } | null;
 }
 const results = new Map<string, Result[]>();
-for (let round = 0; round < 2; round++) {
+const ROUNDS = 3;
+for (let round = 0; round < ROUNDS; round++) {
   for (const c of configs) {
     const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, 'step.ts'), 'wasm', STEPS, '1', String(c.workers), c.threads, c.recipe], { encoding: 'utf8', timeout: 600_000 });
     const line = r.stdout.trim().split('\n').at(-1);
@@ -36,13 +39,14 @@ for (let round = 0; round < 2; round++) {
   }
 }
 const base = median(results.get(configs[0]!.label)!.map((r) => r.tokensPerSec));
-const lines = ['| configuration | median ms/step | tokens/s | vs 1 worker (2 threads) | comm ms/step | comm bytes/step per worker | peak RSS MiB |', '|---|---:|---:|---:|---:|---:|---:|'];
+const oneThread = median(results.get(configs[1]!.label)!.map((r) => r.tokensPerSec));
+const lines = ['| configuration | median ms/step | tokens/s | vs 1 worker (2 threads) | vs 1 worker (1 thread) | comm ms/step | comm bytes/step per worker | peak RSS MiB |', '|---|---:|---:|---:|---:|---:|---:|---:|'];
 for (const c of configs) {
   const rs = results.get(c.label)!;
   const tps = median(rs.map((r) => r.tokensPerSec));
   const comm = rs[0]!.parallel;
   lines.push(
-    `| ${c.label} | ${median(rs.map((r) => r.medianStepMs)).toFixed(1)} | ${Math.round(tps)} | ${(tps / base).toFixed(2)}x | ${comm ? median(rs.map((r) => r.parallel!.commMsPerStep)).toFixed(1) : '-'} | ${comm ? Math.round(comm.commBytesPerStep).toLocaleString('en-US') : '-'} | ${median(rs.map((r) => r.peakRssMiB)).toFixed(0)} |`,
+    `| ${c.label} | ${median(rs.map((r) => r.medianStepMs)).toFixed(1)} | ${Math.round(tps)} | ${(tps / base).toFixed(2)}x | ${(tps / oneThread).toFixed(2)}x | ${comm ? median(rs.map((r) => r.parallel!.commMsPerStep)).toFixed(1) : '-'} | ${comm ? Math.round(comm.commBytesPerStep).toLocaleString('en-US') : '-'} | ${median(rs.map((r) => r.peakRssMiB)).toFixed(0)} |`,
   );
 }
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -3,6 +3,7 @@
  *  1. nano training step on every backend that loads here: median ms/step, tokens/s, peak resident memory of
  *     the whole run (each backend in its own process, one after another, never two at once);
  *  2. tinybench table of the core kernels at the nano shapes on wasm.
+ *  3. native: fused-kernels against unfused, and both against PyTorch's nanoGPT config timed in the same run.
  * Bars from the foundation issue: wasm step <= 250 ms, peak RSS <= 400 MB. PyTorch nanoGPT does the same
  * config at ~60 ms/step here (../shared/references/machine-figures.md).
  */
@@ -61,18 +62,37 @@ for (const [name, recipe] of cliRuns) {
   process.stderr.write(`${lines.at(-1)}\n`);
   fs.rmSync(out, { recursive: true, force: true });
 }
-// The native issue's fused-kernels bar (>= 1.2x faster steps than unfused), as a ratio measured A B A B.
+// The native issue's bars, as ratios measured in one run, interleaved (A B C A B C A B C): fused-kernels against
+// unfused (>= 1.2x), and both against PyTorch's nanoGPT config (<= 60 ms; bench/pytorch-nano.py) when PyTorch
+// is installed, so the comparison does not depend on the hour.
+const pytorch = (): { torch: string; threads: number; medianStepMs: number } | null => {
+  const r = spawnSync('python3', [path.join(here, 'pytorch-nano.py'), '60'], { encoding: 'utf8', timeout: 600_000 });
+  return r.status === 0 ? JSON.parse(r.stdout.trim().split('\n').at(-1)!) : null;
+};
 if (configs.some(([name]) => name === 'native')) {
-  lines.push('', '## fused-kernels on native against unfused (A B A B, each its own process)', '', '| recipe | ms/step (two runs) | median | vs unfused |', '|---|---|---|---|');
-  const ms: Record<string, number[]> = { baseline: [], 'fused-kernels': [] };
-  for (let round = 0; round < 2; round++) {
-    for (const recipe of Object.keys(ms)) ms[recipe]!.push((child('step.ts', ['native', '30', '1', '1', '', recipe]) as StepResult).medianStepMs);
+  const hasTorch = pytorch() !== null; // also its warm-up (imports, thread pool) before the timed rounds
+  lines.push('', `## native against unfused${hasTorch ? ' and PyTorch' : ''} (interleaved rounds, each its own process)`, '', '| configuration | ms/step (three rounds) | median | vs unfused | vs PyTorch (this run) |', '|---|---|---|---|---|');
+  const ms: Record<string, number[]> = { baseline: [], 'fused-kernels': [], ...(hasTorch ? { pytorch: [] } : {}) };
+  let torchLabel = 'PyTorch';
+  for (let round = 0; round < 3; round++) {
+    for (const label of Object.keys(ms)) {
+      if (label === 'pytorch') {
+        const r = pytorch();
+        if (!r) throw new Error('bench/pytorch-nano.py failed after it had run once');
+        torchLabel = `PyTorch ${r.torch}, nanoGPT's CPU config (${r.threads} threads)`;
+        ms[label]!.push(r.medianStepMs);
+      } else ms[label]!.push((child('step.ts', ['native', '30', '1', '1', '', label]) as StepResult).medianStepMs);
+    }
   }
   const unfused = median(ms.baseline!);
-  for (const [recipe, values] of Object.entries(ms)) {
-    lines.push(`| ${recipe} | ${values.map((v) => v.toFixed(1)).join(', ')} | ${median(values).toFixed(1)} | ${(unfused / median(values)).toFixed(2)}x |`);
+  const torchMs = hasTorch ? median(ms.pytorch!) : PYTORCH_MS;
+  for (const [label, values] of Object.entries(ms)) {
+    const m = median(values);
+    const name = label === 'pytorch' ? torchLabel : `native ${label}`;
+    lines.push(`| ${name} | ${values.map((v) => v.toFixed(1)).join(', ')} | ${m.toFixed(1)} | ${(unfused / m).toFixed(2)}x | ${m <= torchMs ? `${(torchMs / m).toFixed(2)}x faster` : `${(m / torchMs).toFixed(2)}x slower`} |`);
     process.stderr.write(`${lines.at(-1)}\n`);
   }
+  if (!hasTorch) lines.push('', `(PyTorch is not installed: \`apt-get install python3-torch\` to time it in this run; compared with the figure ${PYTORCH_MS} ms instead)`);
 }
 lines.push('', '## core kernels at nano shapes (wasm, tinybench median)', '', '| kernel | median ms | GFLOP/s |', '|---|---|---|');
 const kernels = child('kernels.ts', ['wasm']) as { rows: { kernel: string; medianMs: number; gflops: number | null }[] };

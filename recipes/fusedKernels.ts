@@ -35,7 +35,7 @@ export function fusedKernelsRecipe(): Recipe {
   registerWebgpuKernels();
   return {
     name: 'fused-kernels',
-    description: 'fused kernels: attention, LayerNorm, GELU, cross-entropy and AdamW (native); attention softmax (webgpu)',
+    description: 'fused kernels: attention, residual add + LayerNorm, GELU, cross-entropy and AdamW (native); attention softmax (webgpu)',
     source: 'FlashAttention (arXiv 2205.14135); modded-nanogpt fused kernels; PyTorch fused AdamW',
     notes: (backend) => {
       if (backend.name === 'native' && hasFusedKernels(backend.tfjsBackend)) return [`fused on native: ${NATIVE_FUSED.join(', ')}`];
