@@ -6,8 +6,9 @@
  *
  * On native, every matrix product (forward and backward) rounds both operands to bf16 (round to nearest even)
  * before OpenBLAS's sgemm accumulates in fp32 (native/blas.c). That is *emulated*: Debian's OpenBLAS has no
- * sbgemm and this machine's CPU does not expose avx512_bf16, so the rounding passes make steps slower, not
- * faster. What the recipe shows here is whether training still reaches the target with bf16 products. The
+ * sbgemm and this VM's CPUID hides avx512_bf16. Real bf16 products would not be faster either: this CPU runs
+ * its bf16 dot product (vdpbf16ps) at half its fp32 FMA arithmetic rate, and libxsmm's bf16 GEMM reaches only
+ * 0.6x sgemm here (bench/bf16-peak.c). So the rounding passes make steps slower, not faster. What the recipe shows here is whether training still reaches the target with bf16 products. The
  * fused-kernels attention kernel calls sgemm itself, so with both recipes attention's products stay fp32.
  * Elsewhere the recipe changes nothing and says so.
  */
@@ -21,7 +22,7 @@ export function mixedPrecisionRecipe(): Recipe {
     source: 'Micikevicius et al. (arXiv 1710.03740); Kalamkar et al., bfloat16 training (arXiv 1905.12322)',
     notes: (backend) =>
       backend.name === 'native'
-        ? ['bf16 matrix products (operands rounded to nearest even, fp32 accumulation), fp32 master weights and optimizer state; emulated (no sbgemm in this OpenBLAS, no avx512_bf16 on this CPU), so slower than fp32 here: it shows the numerics, not a speedup']
+        ? ['bf16 matrix products (operands rounded to nearest even, fp32 accumulation), fp32 master weights and optimizer state; emulated (no sbgemm in this OpenBLAS; the bf16 dot product of this CPU has half its fp32 peak, bench/bf16-peak.c), so slower than fp32 here: it shows the numerics, not a speedup']
         : [`no bf16 matrix products on backend ${backend.name} (they exist on native); this run is the same as without the recipe`],
     // Read by the native BatchMatMul only; a no-op elsewhere. Each run starts at fp32 (harness/train.ts).
     onInit: () => setMatMulPrecision('bf16'),
