@@ -5,6 +5,11 @@ hour (this machine drifts by 15-25 %). The model follows nanoGPT's model.py at t
 without biases, causal attention (torch 1.13 has no scaled_dot_product_attention, so nanoGPT takes its manual
 path), GELU MLP, tied head; AdamW (weight decay on matrices), gradient clipping at 1.0, as nanoGPT's train.py.
 
+PyTorch from Debian uses the system OpenBLAS for its products and, on this VM, one intra-op thread (its CPU
+probe counts one core; OMP_NUM_THREADS=2 made steps 2-5x slower, fighting OpenBLAS's own two threads). Like
+speedrun's native backend it needs OPENBLAS_CORETYPE=SkylakeX here (bench/run.ts sets it): 65 ms per step with
+it, 126-166 ms with OpenBLAS's Prescott fallback.
+
 Needs PyTorch (Debian: apt-get install python3-torch). Prints one JSON line: median ms per training step.
     python3 bench/pytorch-nano.py [steps=60]
 """
@@ -90,7 +95,8 @@ def main():
     times = []
     for i in range(steps + 5):
         start = time.perf_counter()
-        loss = model(data[i, :, :-1], data[i, :, 1:])
+        x, y = data[i, :, :-1].contiguous(), data[i, :, 1:].contiguous()  # nanoGPT stacks fresh tensors
+        loss = model(x, y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()

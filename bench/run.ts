@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeBackends } from '../harness/backends/index.ts';
+import { chooseCoreType } from '../harness/backends/nativeBlas.ts';
 import { median } from '../harness/stats.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -65,9 +66,20 @@ for (const [name, recipe] of cliRuns) {
 // The native issue's bars, as ratios measured in one run, interleaved (A B C A B C A B C): fused-kernels against
 // unfused (>= 1.2x), and both against PyTorch's nanoGPT config (<= 60 ms; bench/pytorch-nano.py) when PyTorch
 // is installed, so the comparison does not depend on the hour.
+// PyTorch links the same OpenBLAS: give it the kernels native gets, or it falls back to Prescott's (measured:
+// 126-166 instead of 65 ms per step).
+chooseCoreType();
+// Debian's python3-torch lives in the system Python, which a pyenv or venv `python3` on PATH may hide.
+const pythons = ['python3', '/usr/bin/python3'];
 const pytorch = (): { torch: string; threads: number; medianStepMs: number } | null => {
-  const r = spawnSync('python3', [path.join(here, 'pytorch-nano.py'), '60'], { encoding: 'utf8', timeout: 600_000 });
-  return r.status === 0 ? JSON.parse(r.stdout.trim().split('\n').at(-1)!) : null;
+  for (const python of pythons) {
+    const r = spawnSync(python, [path.join(here, 'pytorch-nano.py'), '60'], { encoding: 'utf8', timeout: 600_000 });
+    if (r.status === 0) {
+      pythons.splice(0, pythons.indexOf(python)); // later rounds go straight to the one that worked
+      return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    }
+  }
+  return null;
 };
 if (configs.some(([name]) => name === 'native')) {
   const hasTorch = pytorch() !== null; // also its warm-up (imports, thread pool) before the timed rounds

@@ -32,8 +32,9 @@ export const nativeBuilt = (): boolean => fs.existsSync(ADDON_PATH);
 /**
  * OpenBLAS picks its kernels from the CPU model; on virtual CPUs that report a generic model it falls back to
  * "Prescott" (SSE3, ~30 GFLOP/s here). Choose from the instruction-set flags instead, unless the user did.
+ * Sets the variable in this process's environment, so child processes (the PyTorch benchmark) get it too.
  */
-function chooseCoreType(): void {
+export function chooseCoreType(): void {
   if (process.env.OPENBLAS_CORETYPE) return;
   let flags = '';
   try {
