@@ -91,7 +91,7 @@ if (configs.some(([name]) => name === 'native')) {
       if (label === 'pytorch') {
         const r = pytorch();
         if (!r) throw new Error('bench/pytorch-nano.py failed after it had run once');
-        torchLabel = `PyTorch ${r.torch}, nanoGPT's CPU config (${r.threads} threads)`;
+        torchLabel = `PyTorch ${r.torch}, nanoGPT's CPU config (${r.threads} thread${r.threads === 1 ? '' : 's'})`;
         ms[label]!.push(r.medianStepMs);
       } else ms[label]!.push((child('step.ts', ['native', '30', '1', '1', '', label]) as StepResult).medianStepMs);
     }

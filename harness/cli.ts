@@ -13,7 +13,8 @@ import { ciBenchmarkJson, ciMarkdown, DEFAULT_CI_RUNS, runCi } from './ci.ts';
 import { DEFAULT_DECISION } from './regression.ts';
 import { bundlePaths, readBundle, verifyBundle, type RunBundle } from './store/bundle.ts';
 import { defaultDatabasePath, ResultsStore } from './store/database.ts';
-import { configKey, judgeSubmission } from './submit.ts';
+import { asClaim, CLAIM_KIND, CLAIM_VERSION, claimsDirFor, writeClaim, type RecordClaim } from './store/recordClaim.ts';
+import { configKey, judgeSubmission, type SubmissionDecision } from './submit.ts';
 // The leaderboard (vega, handlebars) and matrix (yaml) modules load only for their commands: every run pays
 // for what the CLI imports up front (startup time and resident memory).
 import type { MatrixSpec } from './matrix.ts';
@@ -129,14 +130,46 @@ async function verifyCommand(files: string[], replaySteps: number | undefined): 
 
 function importCommand(files: string[], store: ResultsStore): number {
   const counts = { added: 0, unchanged: 0, replaced: 0 };
+  const claims: { file: string; claim: RecordClaim }[] = [];
   for (const file of bundlePaths(files)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch {
+      parsed = undefined; // readBundle says what is wrong with it
+    }
+    const claim = asClaim(parsed, file);
+    if (claim) {
+      claims.push({ file, claim });
+      continue;
+    }
     const bundle = readBundle(file);
     const verdict = verifyBundle(bundle);
     if (verdict.status === 'invalid') throw new UserError(`${file} does not verify (${verdict.problems[0]}); nothing after it was imported`);
     counts[store.importBundle(bundle, file)]++;
   }
   process.stdout.write(`imported into ${store.file}: ${counts.added} added, ${counts.replaced} completed, ${counts.unchanged} already there\n`);
-  return EXIT.success;
+  if (claims.length === 0) return EXIT.success;
+  // Records are judged again, oldest first, so each meets the record that stood when it was submitted.
+  const records = { accepted: 0, unchanged: 0, refused: [] as string[] };
+  for (const { file, claim } of claims.sort((a, b) => a.claim.submittedAt.localeCompare(b.claim.submittedAt))) {
+    const runIds = [...claim.runIds].sort().join(',');
+    if (store.records({ trackId: claim.trackId }).some((r) => [...r.runIds].sort().join(',') === runIds)) {
+      records.unchanged++;
+      continue;
+    }
+    const missing = claim.runIds.find((id) => !store.run(id)?.bundlePath);
+    if (missing) {
+      records.refused.push(`${file}: run ${missing} has no imported bundle`);
+      continue;
+    }
+    const { decision } = judgeAndStore(loadBundles(claim.runIds, store), claim.description, claim.contributors, claim.minRuns, store, claim.submittedAt);
+    if (decision.status === 'accepted') records.accepted++;
+    else records.refused.push(`${file}: ${decision.checks.filter((c) => c.status === 'fail').map((c) => `${c.rule} failed (${c.detail})`).join('; ')}`);
+  }
+  process.stdout.write(`records: ${records.accepted} judged again and accepted, ${records.unchanged} already there, ${records.refused.length} refused\n`);
+  for (const line of records.refused) process.stderr.write(`speedrun: record claim refused: ${line}\n`);
+  return records.refused.length === 0 ? EXIT.success : EXIT.rejected;
 }
 
 function runsCommand(store: ResultsStore, filter: { track?: string; recipe?: string }, json: boolean): number {
@@ -153,10 +186,15 @@ function runsCommand(store: ResultsStore, filter: { track?: string; recipe?: str
   return EXIT.success;
 }
 
-function submitCommand(specs: string[], description: string, contributors: string[], minRuns: number | undefined, store: ResultsStore): number {
-  if (description.trim().length === 0) throw new UserError('--description must say what the record changes');
-  const loaded = loadBundles(specs, store);
-  if (loaded.length === 0) throw new UserError('submit needs the runs (ids or bundle files) that make the record');
+/** Judges the runs under the record rules and stores the submission (and the record, if accepted). */
+function judgeAndStore(
+  loaded: { file: string; bundle: RunBundle }[],
+  description: string,
+  contributors: string[],
+  minRuns: number | undefined,
+  store: ResultsStore,
+  submittedAt?: string,
+): { decision: SubmissionDecision; recordId: number | undefined } {
   const runs = loaded.map((l) => l.bundle.run);
   const bundleProblems = Object.fromEntries(loaded.map(({ bundle }) => {
     const v = verifyBundle(bundle);
@@ -174,18 +212,54 @@ function submitCommand(specs: string[], description: string, contributors: strin
     timesMs: current.runIds.map((id) => store.run(id)?.timeToTargetMs).filter((t): t is number => typeof t === 'number'),
   };
   const ids = new Set(runs.map((r) => r.runId));
+  // Earlier runs of the same recipes and config; when re-judging a claim, only those finished before it.
   const referenceSteps = store
     .runs({ trackId: first.track.id, recipes: first.recipes.join(','), status: 'success' })
     .filter((r) => !ids.has(r.id) && r.official && r.stepsToTarget !== null && configKey(r.config) === configKey(first.config))
+    .filter((r) => submittedAt === undefined || (r.finishedAt !== null && r.finishedAt < submittedAt))
     .map((r) => r.stepsToTarget!);
   const decision = judgeSubmission({ runs, bundleProblems, description, contributors, currentRecord, referenceSteps, minRuns });
   const recordId = store.addSubmission(
     { trackId: first.track.id, recipes: first.recipes.join(','), description, contributors, runIds: [...ids], status: decision.status, checks: decision.checks },
     decision.status === 'accepted' ? decision.record : undefined,
+    submittedAt,
   );
+  return { decision, recordId };
+}
+
+function submitCommand(specs: string[], description: string, contributors: string[], minRuns: number | undefined, store: ResultsStore): number {
+  if (description.trim().length === 0) throw new UserError('--description must say what the record changes');
+  const loaded = loadBundles(specs, store);
+  if (loaded.length === 0) throw new UserError('submit needs the runs (ids or bundle files) that make the record');
+  const { decision, recordId } = judgeAndStore(loaded, description, contributors, minRuns, store);
+  const first = loaded[0]!.bundle.run;
   for (const c of decision.checks) process.stdout.write(`${c.status === 'pass' ? 'pass' : c.status === 'skip' ? 'skip' : 'FAIL'}  ${c.rule.padEnd(15)} ${c.detail}\n`);
   if (decision.status === 'accepted') {
     process.stdout.write(`accepted: record #${recordId} on ${first.track.id} (${first.hardware.hardwareClass}), time to target ${(decision.record.timeToTargetMs / 1000).toFixed(1)} s\n`);
+    // The record as a file beside the database's bundles, for git: `speedrun import` rebuilds it from there.
+    const bundlesDir = path.join(path.dirname(store.file), 'bundles');
+    for (const { file, bundle } of loaded) {
+      const copy = path.join(bundlesDir, path.basename(file));
+      if (path.resolve(file) !== path.resolve(copy) && !fs.existsSync(copy)) {
+        fs.mkdirSync(bundlesDir, { recursive: true });
+        fs.copyFileSync(file, copy);
+        fs.chmodSync(copy, 0o444);
+        store.importBundle(bundle, copy);
+      }
+    }
+    const submission = store.records({ trackId: first.track.id }).find((r) => r.id === recordId)!;
+    const claim: RecordClaim = {
+      kind: CLAIM_KIND,
+      version: CLAIM_VERSION,
+      submittedAt: submission.createdAt,
+      trackId: first.track.id,
+      recipes: first.recipes.join(','),
+      description,
+      contributors,
+      runIds: loaded.map((l) => l.bundle.run.runId),
+      ...(minRuns === undefined ? {} : { minRuns }),
+    };
+    process.stdout.write(`record file: ${writeClaim(claimsDirFor(store.file), claim)} (commit it with the bundles in ${bundlesDir})\n`);
     return EXIT.success;
   }
   const failed = decision.checks.filter((c) => c.status === 'fail').map((c) => c.rule);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createBundle, readBundle, writeBundle } from '../harness/store/bundle.ts';
+import { ResultsStore } from '../harness/store/database.ts';
 import { fixtureTextFile, ROOT, runCli, tempDir } from './utils.ts';
 
 // A micro model on the fixture text reaches 2.8 within 100 steps (evaluations at 50 and 100) from every seed.
@@ -86,6 +87,33 @@ test('submit records a valid set once, then refuses the same runs as not faster 
   const tooFew = runCli(['submit', ...official, '-m', 'five needed', '--db', db]);
   assert.match(tooFew.stdout, /FAIL\s+enough-runs\s+3 finished runs \(at least 5 needed\)/);
   assert.equal(runCli(['submit', 'no-such-run', '-m', 'x', '--db', db]).status, 2);
+
+  // The accepted record is also a file beside the database, with copies of its bundles: what a repository
+  // commits. Importing both into an empty database judges the record again and restores it, date included.
+  const claims = fs.readdirSync(path.join(path.dirname(db), 'records'));
+  assert.equal(claims.length, 1, 'one claim for one accepted submission');
+  const claimFile = path.join(path.dirname(db), 'records', claims[0]!);
+  const claim = JSON.parse(fs.readFileSync(claimFile, 'utf8')) as { submittedAt: string; runIds: string[]; description: string };
+  assert.equal(claim.description, description);
+  const fresh = path.join(tempDir(), 'fresh.db');
+  const restored = runCli(['import', path.dirname(db), '--db', fresh]);
+  assert.equal(restored.status, 0, restored.stderr);
+  assert.match(restored.stdout, /3 added[\s\S]*records: 1 judged again and accepted, 0 already there, 0 refused/);
+  const store = ResultsStore.open(fresh);
+  try {
+    const [record] = store.records();
+    assert.deepEqual([...record!.runIds].sort(), [...claim.runIds].sort());
+    assert.equal(record!.createdAt, claim.submittedAt);
+  } finally {
+    store.close();
+  }
+  assert.match(runCli(['import', path.dirname(db), '--db', fresh]).stdout, /records: 0 judged again and accepted, 1 already there/);
+  // An edited claim (a run dropped) is judged like any submission and refused, with its reason.
+  const edited = tempDir();
+  fs.writeFileSync(path.join(edited, 'claim.json'), JSON.stringify({ ...claim, runIds: claim.runIds.slice(1) }));
+  const refused = runCli(['import', path.join(path.dirname(db), 'bundles'), edited, '--db', path.join(tempDir(), 'other.db')]);
+  assert.equal(refused.status, 5);
+  assert.match(refused.stderr, /record claim refused: .*claim\.json: enough-runs failed \(2 finished runs \(at least 3 needed\)\)/);
 });
 
 test('ci: a candidate that no longer reaches the target is a regression (exit 1) with Markdown and JSON reports', () => {

@@ -374,10 +374,12 @@ export class ResultsStore {
     return this.records({ trackId, hardwareClass }).at(-1);
   }
 
-  /** Stores a submission and, when accepted, its record; one transaction. Returns the record id if any. */
-  addSubmission(submission: NewSubmission, record?: NewRecord): number | undefined {
+  /**
+   * Stores a submission and, when accepted, its record; one transaction. Returns the record id if any.
+   * `createdAt`: now, or the original time of a record judged again from its claim file.
+   */
+  addSubmission(submission: NewSubmission, record?: NewRecord, createdAt = new Date().toISOString()): number | undefined {
     return this.db.transaction(() => {
-      const createdAt = new Date().toISOString();
       const { lastInsertRowid: submissionId } = this.db
         .prepare('INSERT INTO submissions (created_at, track_id, recipes, description, contributors, run_ids, status, checks) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
         .run(createdAt, submission.trackId, submission.recipes, submission.description, JSON.stringify(submission.contributors), JSON.stringify(submission.runIds), submission.status, JSON.stringify(submission.checks));
