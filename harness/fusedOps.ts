@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FUSED } from './backends/nativeKernels.ts';
 import type { Param } from './model.ts';
 import { customOp, LN_EPS, matMulAT, matMulBT, type Engine } from './ops.ts';
-import { decays, type OptimizerFactory } from './optim.ts';
+import { decays, zerosStateLike, type OptimizerFactory } from './optim.ts';
 
 const run = (kernel: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor[] => {
   const out = tf.engine().runKernel(kernel, inputs, attrs) as tf.Tensor | tf.Tensor[];
@@ -98,8 +98,8 @@ export const fusedCrossEntropy = customOp((logits: tf.Tensor, targets: tf.Tensor
 export const fusedAdamW: OptimizerFactory = (params, train) => {
   const slots: { p: Param; m: tf.Variable; v: tf.Variable }[] = [...params.values()].map((p) => ({
     p,
-    m: tf.variable(tf.zerosLike(p.variable), false),
-    v: tf.variable(tf.zerosLike(p.variable), false),
+    m: zerosStateLike(p.variable),
+    v: zerosStateLike(p.variable),
   }));
   let t = 0;
   const update = (grads: Record<string, tf.Tensor>, lrFactor: number, gradScale: tf.Scalar): void => {

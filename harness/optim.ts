@@ -24,6 +24,13 @@ export type OptimizerFactory = (params: ParamTable, train: TrainConfig) => Optim
 
 export const decays = (p: Param): boolean => p.group !== 'vector';
 
+/**
+ * Optimizer state: a non-trainable variable of zeros shaped like `x`. tf.variable shares its initial tensor's
+ * data and never disposes that tensor, so without the tidy every optimizer leaked one tensor per slot (measured:
+ * 108 tensors, 12 MiB, per `--seeds` run in one process).
+ */
+export const zerosStateLike = (x: tf.Tensor): tf.Variable => tf.tidy(() => tf.variable(tf.zerosLike(x), false));
+
 /** AdamW over the given parameters (default: all). */
 export function adamWOver(select: (p: Param) => boolean): OptimizerFactory {
   return (params, train) => {
@@ -32,8 +39,8 @@ export function adamWOver(select: (p: Param) => boolean): OptimizerFactory {
       if (!select(p)) continue;
       slots.set(p.name, {
         p,
-        m: tf.variable(tf.zerosLike(p.variable), false),
-        v: tf.variable(tf.zerosLike(p.variable), false),
+        m: zerosStateLike(p.variable),
+        v: zerosStateLike(p.variable),
       });
     }
     let t = 0;

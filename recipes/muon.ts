@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Param } from '../harness/model.ts';
-import { combineOptimizers, type Optimizer, type OptimizerFactory } from '../harness/optim.ts';
+import { combineOptimizers, zerosStateLike, type Optimizer, type OptimizerFactory } from '../harness/optim.ts';
 import type { Recipe } from '../harness/recipe.ts';
 
 const NS_COEFFICIENTS = [3.4445, -4.775, 2.0315] as const;
@@ -43,7 +43,7 @@ export const MUON_DEFAULTS: MuonOptions = { lr: 0.02, momentum: 0.95, momentumWa
 export const isHiddenMatrix = (p: Param): boolean => p.group === 'matrix' && p.shape.length === 2;
 
 export function muonOptimizer(params: Param[], options: MuonOptions): Optimizer {
-  const buffers = new Map(params.map((p) => [p.name, tf.variable(tf.zerosLike(p.variable), false)]));
+  const buffers = new Map(params.map((p) => [p.name, zerosStateLike(p.variable)]));
   let t = 0;
   return {
     name: 'muon',

@@ -29,9 +29,12 @@ export function applyRotary(x: tf.Tensor4D, cos: tf.Tensor3D, sin: tf.Tensor3D):
   return tf.concat([tf.sub(tf.mul(x1!, cos), tf.mul(x2!, sin)), tf.add(tf.mul(x1!, sin), tf.mul(x2!, cos))], 3) as tf.Tensor4D;
 }
 
-/** Per-run cache of the cos/sin tables for the context's sequence length and head size. */
+/**
+ * The cos/sin tables for the context's sequence length and head size, made once per process and shared by every
+ * run in it (a few KiB per shape): a per-run cache outlived its run, two tensors per `--seeds` run.
+ */
+const tables = new Map<string, [tf.Tensor3D, tf.Tensor3D]>();
 export function rotaryTablesFor(): (ctx: ModelContext) => [tf.Tensor3D, tf.Tensor3D] {
-  const tables = new Map<string, [tf.Tensor3D, tf.Tensor3D]>();
   return (ctx) => {
     const hs = ctx.cfg.nEmbd / ctx.cfg.nHead;
     const key = `${ctx.seqLen}x${hs}`;

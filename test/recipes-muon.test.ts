@@ -66,3 +66,22 @@ test('--recipe muon:lr=0.04 scales the Muon step and is part of the recorded rec
   assert.deepEqual(composeRecipes(resolveRecipes('muon:lr=0.04:momentum=0.9,rotary')).names, ['muon:lr=0.04:momentum=0.9', 'rotary']);
   assert.deepEqual(composeRecipes(resolveRecipes('muon')).names, ['muon']);
 });
+
+test('AdamW and Muon free every tensor they made when disposed (runs of --seeds share one process)', async () => {
+  await useBackend('cpu');
+  const specs: ParamSpec[] = [
+    { name: 'wte', shape: [10, 8], init: { kind: 'normal', std: 0.02 }, group: 'embedding' },
+    { name: 'h.0.attn.c_attn.weight', shape: [8, 24], init: { kind: 'normal', std: 0.02 }, group: 'matrix' },
+    { name: 'ln_f.weight', shape: [8], init: { kind: 'constant', value: 1 }, group: 'vector' },
+  ];
+  const train: TrainConfig = { ...DEFAULT_TRAIN, batchSize: 1, evalInterval: 1, evalTokens: 1, target: 1, maxSteps: 1 };
+  const params = initParams(specs, 7);
+  const grads = Object.fromEntries(specs.map((s, i) => [s.name, tf.randomNormal(s.shape, 0, 1, 'float32', 50 + i)]));
+  const live = tf.memory().numTensors;
+  for (const make of [() => adamW(params, train), () => composeRecipes([muonRecipe()]).optimizer(params, train)]) {
+    const optimizer = make();
+    optimizer.step(grads, 1);
+    optimizer.dispose();
+    assert.equal(tf.memory().numTensors, live, `${optimizer.name} left tensors behind`);
+  }
+});
