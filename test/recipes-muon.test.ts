@@ -22,14 +22,16 @@ test('Newton-Schulz output has singular values in [0.6, 1.2] for square, wide an
   }
 });
 
+/** An embedding, one hidden matrix (Muon's) and one gain vector (AdamW's). */
+const specs: ParamSpec[] = [
+  { name: 'wte', shape: [10, 8], init: { kind: 'normal', std: 0.02 }, group: 'embedding' },
+  { name: 'h.0.attn.c_attn.weight', shape: [8, 24], init: { kind: 'normal', std: 0.02 }, group: 'matrix' },
+  { name: 'ln_f.weight', shape: [8], init: { kind: 'constant', value: 1 }, group: 'vector' },
+];
+const train: TrainConfig = { ...DEFAULT_TRAIN, batchSize: 1, evalInterval: 1, evalTokens: 1, target: 1, maxSteps: 1 };
+
 test('Muon updates only the hidden matrices; everything else gets exactly the AdamW update', async () => {
   await useBackend('cpu');
-  const specs: ParamSpec[] = [
-    { name: 'wte', shape: [10, 8], init: { kind: 'normal', std: 0.02 }, group: 'embedding' },
-    { name: 'h.0.attn.c_attn.weight', shape: [8, 24], init: { kind: 'normal', std: 0.02 }, group: 'matrix' },
-    { name: 'ln_f.weight', shape: [8], init: { kind: 'constant', value: 1 }, group: 'vector' },
-  ];
-  const train: TrainConfig = { ...DEFAULT_TRAIN, batchSize: 1, evalInterval: 1, evalTokens: 1, target: 1, maxSteps: 1 };
   const grads = Object.fromEntries(specs.map((s, i) => [s.name, tf.randomNormal(s.shape, 0, 1, 'float32', 50 + i)]));
   const withMuon = initParams(specs, 7);
   const plain = initParams(specs, 7);
@@ -69,12 +71,6 @@ test('--recipe muon:lr=0.04 scales the Muon step and is part of the recorded rec
 
 test('AdamW and Muon free every tensor they made when disposed (runs of --seeds share one process)', async () => {
   await useBackend('cpu');
-  const specs: ParamSpec[] = [
-    { name: 'wte', shape: [10, 8], init: { kind: 'normal', std: 0.02 }, group: 'embedding' },
-    { name: 'h.0.attn.c_attn.weight', shape: [8, 24], init: { kind: 'normal', std: 0.02 }, group: 'matrix' },
-    { name: 'ln_f.weight', shape: [8], init: { kind: 'constant', value: 1 }, group: 'vector' },
-  ];
-  const train: TrainConfig = { ...DEFAULT_TRAIN, batchSize: 1, evalInterval: 1, evalTokens: 1, target: 1, maxSteps: 1 };
   const params = initParams(specs, 7);
   const grads = Object.fromEntries(specs.map((s, i) => [s.name, tf.randomNormal(s.shape, 0, 1, 'float32', 50 + i)]));
   const live = tf.memory().numTensors;
