@@ -36,6 +36,8 @@ test('wasm: Slice and SplitV read the right elements (contiguous, rank 2, rank 3
   tf.split(matrix, [2, 4], 0).forEach((t, i) => cases.push([t, matrixValues, [6, 9], [2 * i, 0], [i === 0 ? 2 : 4, 9]])); // rows
   cases.push([tf.slice(matrix, [1, 2], [3, 4]), matrixValues, [6, 9], [1, 2], [3, 4]]);
   tf.split(cube, 4, 0).forEach((t, i) => cases.push([t, cubeValues, [4, 3, 5], [i, 0, 0], [1, 3, 5]]));
+  tf.split(cube, [2, 3], 2).forEach((t, i) => cases.push([t, cubeValues, [4, 3, 5], [0, 0, 2 * i], [4, 3, i === 0 ? 2 : 3]])); // last axis
+  tf.split(cube, [1, 2], 1).forEach((t, i) => cases.push([t, cubeValues, [4, 3, 5], [0, i, 0], [4, i === 0 ? 1 : 2, 5]])); // middle axis
   cases.push([tf.slice(cube, [1, 1, 2], [2, 2, 3]), cubeValues, [4, 3, 5], [1, 1, 2], [2, 2, 3]]); // original kernel
   tf.split(ints, 2, 1).forEach((t, i) => cases.push([t, intValues, [5, 4], [0, 2 * i], [5, 2]]));
   for (const [tensor, values, shape, begin, size] of cases) {
