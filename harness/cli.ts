@@ -5,7 +5,9 @@
 import yargs from 'yargs';
 import { BACKEND_NAMES, describeBackends, type BackendRequest } from './backends/index.ts';
 import { MODEL_PRESETS } from './config.ts';
-import { CI_EXIT, EXIT, UserError } from './errors.ts';
+import { codeHash, PROJECT_ROOT } from './environment.ts';
+import { describeHardware, hardwareClassOf } from './hardware.ts';
+import { asUserError, CI_EXIT, EXIT, UserError } from './errors.ts';
 import { prepareShards } from './data/prepare.ts';
 import { defaultResultsDir, executeRun, resolveRun, type RunRecord, type RunRequest } from './run.ts';
 import { formatSeedsSummary, formatSummary, progressObserver } from './progress.ts';
@@ -18,6 +20,7 @@ import { configKey, judgeSubmission, type SubmissionDecision } from './submit.ts
 // The leaderboard (vega, handlebars) and matrix (yaml) modules load only for their commands: every run pays
 // for what the CLI imports up front (startup time and resident memory).
 import type { MatrixSpec } from './matrix.ts';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILTIN_TRACKS, resolveTrack, trackId } from './tracks.ts';
@@ -32,7 +35,9 @@ export const STATUS_EXIT: Record<RunRecord['status'], number> = {
 };
 
 function openStore(dbFlag: string | undefined, outDir: string | undefined): ResultsStore {
-  return ResultsStore.open(dbFlag ?? defaultDatabasePath(outDir ?? defaultResultsDir()));
+  const store = ResultsStore.open(dbFlag ?? defaultDatabasePath(outDir ?? defaultResultsDir()));
+  for (const warning of store.warnings) process.stderr.write(`speedrun: warning: ${warning}\n`);
+  return store;
 }
 
 async function runOne(request: RunRequest, quiet: boolean, store: ResultsStore): Promise<RunRecord> {
@@ -44,19 +49,22 @@ async function runOne(request: RunRequest, quiet: boolean, store: ResultsStore):
   );
   for (const note of plan.notes) log(`note: ${note}`);
   const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(EXIT.aborted); // second Ctrl-C: leave now
+  // Ctrl-C, and the SIGTERM/SIGHUP that Kubernetes, Slurm and a closed terminal send, all end the run the same
+  // way: finish the step, record it as aborted with everything measured, write the bundle.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(EXIT.aborted); // a second signal: leave now
     controller.abort();
-    log('\ninterrupted: finishing the current step and writing what was measured (Ctrl-C again to quit at once)');
+    log(`\n${signal === 'SIGINT' ? 'interrupted' : `received ${signal}`}: finishing the current step and writing what was measured (Ctrl-C again to quit at once)`);
   };
-  process.on('SIGINT', onSigint);
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const signal of signals) process.on(signal, onSignal);
   const progress = quiet ? undefined : progressObserver(plan);
   let record: RunRecord;
   try {
     record = await executeRun(plan, request, { observer: progress?.observer, signal: controller.signal, store });
   } finally {
     progress?.stop();
-    process.off('SIGINT', onSigint);
+    for (const signal of signals) process.off(signal, onSignal);
   }
   process.stderr.write(`\n${formatSummary(record)}\n`);
   return record;
@@ -75,7 +83,7 @@ async function runCommand(request: RunRequest, seeds: number, quiet: boolean, db
     }
     if (records.length > 1) {
       const first = records[0]!;
-      const current = store.currentRecord(first.track.id, first.hardware.hardwareClass);
+      const current = store.currentRecord(first.track.id, hardwareClassOf(first.hardware));
       const recordTimes = current?.runIds.map((id) => store.run(id)?.timeToTargetMs).filter((t): t is number => typeof t === 'number') ?? [];
       process.stderr.write(`\n${formatSeedsSummary(records, current && { id: current.id, recipes: current.recipes, timesMs: recordTimes })}\n`);
     }
@@ -104,7 +112,15 @@ async function verifyCommand(files: string[], replaySteps: number | undefined): 
   if (replaySteps !== undefined && (!Number.isInteger(replaySteps) || replaySteps < 1)) throw new UserError(`--replay must be a positive number of steps, got ${replaySteps}`);
   let invalid = 0;
   for (const file of files) {
-    const bundle = readBundle(file);
+    let bundle: RunBundle;
+    try {
+      bundle = readBundle(file);
+    } catch (error) {
+      if (!(error instanceof UserError) || error.exitCode !== EXIT.rejected) throw error;
+      invalid++;
+      process.stdout.write(`INVALID  ${error.message}\n`);
+      continue;
+    }
     const verdict = verifyBundle(bundle);
     if (verdict.status === 'invalid') {
       invalid++;
@@ -145,7 +161,7 @@ function importCommand(files: string[], store: ResultsStore): number {
     }
     const bundle = readBundle(file);
     const verdict = verifyBundle(bundle);
-    if (verdict.status === 'invalid') throw new UserError(`${file} does not verify (${verdict.problems[0]}); nothing after it was imported`);
+    if (verdict.status === 'invalid') throw new UserError(`${file} does not verify (${verdict.problems[0]}); nothing after it was imported`, EXIT.rejected);
     counts[store.importBundle(bundle, file)]++;
   }
   process.stdout.write(`imported into ${store.file}: ${counts.added} added, ${counts.replaced} completed, ${counts.unchanged} already there\n`);
@@ -170,6 +186,45 @@ function importCommand(files: string[], store: ResultsStore): number {
   process.stdout.write(`records: ${records.accepted} judged again and accepted, ${records.unchanged} already there, ${records.refused.length} refused\n`);
   for (const line of records.refused) process.stderr.write(`speedrun: record claim refused: ${line}\n`);
   return records.refused.length === 0 ? EXIT.success : EXIT.rejected;
+}
+
+/**
+ * `retime`: the record's runs (and the current record of this class, interleaved) re-run here, then a report.
+ * With `fromBundle`, a record run whose bundled sources differ from this checkout runs from those sources.
+ */
+async function retimeCommand(source: string, options: { backend?: BackendRequest; quiet: boolean; outDir?: string; fromBundle: boolean }, store: ResultsStore): Promise<number> {
+  const { checkoutOfBundle, formatRetime, interleave, loadRecordSide, requestArgs, sideOf } = await import('./retime.ts');
+  const record = loadRecordSide(source, store);
+  const hereClass = hardwareClassOf(await describeHardware());
+  const currentRecord = store.currentRecord(record.bundles[0]!.run.track.id, hereClass);
+  const current = currentRecord && currentRecord.id !== record.recordId ? sideOf(currentRecord, store, undefined) : undefined;
+  const resultsDir = options.outDir ?? defaultResultsDir();
+  const here = codeHash();
+  const results: { side: 'record' | 'current'; record: RunRecord }[] = [];
+  for (const entry of interleave(record, current, options.backend, resultsDir)) {
+    let run: RunRecord;
+    if (options.fromBundle && entry.side === 'record' && entry.source.code.hash !== here) {
+      // The record's own code, as its own process (it may be older than this database: it gets its own).
+      const dir = checkoutOfBundle(entry.source, PROJECT_ROOT, path.join(resultsDir, 'retime'));
+      const bundles = path.join(resultsDir, 'bundles');
+      const before = new Set(fs.existsSync(bundles) ? fs.readdirSync(bundles) : []);
+      process.stderr.write(`retime: ${entry.request.recipe} seed ${entry.request.seed} from the bundle's sources (code ${entry.source.code.hash.slice(0, 12)})\n`);
+      const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(dir, 'entry.mjs'), ...requestArgs(entry.request), '--db', path.join(dir, 'runs.db'), ...(options.quiet ? ['-q'] : [])], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'] });
+      const made = (fs.existsSync(bundles) ? fs.readdirSync(bundles) : []).filter((f) => !before.has(f));
+      if (made.length !== 1) throw new UserError(`retime: the run from the bundle's sources wrote no bundle (exit ${child.status})`);
+      const bundle = readBundle(path.join(bundles, made[0]!));
+      const verdict = verifyBundle(bundle);
+      if (verdict.status === 'invalid') throw new UserError(`retime: the run from the bundle's sources does not verify here (${verdict.problems[0]})`, EXIT.rejected);
+      store.importBundle(bundle, path.join(bundles, made[0]!));
+      run = bundle.run;
+    } else {
+      run = await runOne(entry.request, options.quiet, store);
+    }
+    results.push({ side: entry.side, record: run });
+    if (run.status === 'aborted') break;
+  }
+  process.stdout.write(formatRetime(record, current, hereClass, results));
+  return results.some((r) => r.record.status === 'aborted') ? EXIT.aborted : EXIT.success;
 }
 
 function runsCommand(store: ResultsStore, filter: { track?: string; recipe?: string }, json: boolean): number {
@@ -205,7 +260,7 @@ function judgeAndStore(
     if (bundleProblems[bundle.run.runId]!.length === 0 && !store.run(bundle.run.runId)?.bundlePath) store.importBundle(bundle, file);
   }
   const first = runs[0]!;
-  const current = store.currentRecord(first.track.id, first.hardware.hardwareClass);
+  const current = store.currentRecord(first.track.id, hardwareClassOf(first.hardware));
   const currentRecord = current && {
     id: current.id,
     recipes: current.recipes,
@@ -235,7 +290,7 @@ function submitCommand(specs: string[], description: string, contributors: strin
   const first = loaded[0]!.bundle.run;
   for (const c of decision.checks) process.stdout.write(`${c.status === 'pass' ? 'pass' : c.status === 'skip' ? 'skip' : 'FAIL'}  ${c.rule.padEnd(15)} ${c.detail}\n`);
   if (decision.status === 'accepted') {
-    process.stdout.write(`accepted: record #${recordId} on ${first.track.id} (${first.hardware.hardwareClass}), time to target ${(decision.record.timeToTargetMs / 1000).toFixed(1)} s\n`);
+    process.stdout.write(`accepted: record #${recordId} on ${first.track.id} (${hardwareClassOf(first.hardware)}), time to target ${(decision.record.timeToTargetMs / 1000).toFixed(1)} s\n`);
     // The record as a file beside the database's bundles, for git: `speedrun import` rebuilds it from there.
     const bundlesDir = path.join(path.dirname(store.file), 'bundles');
     for (const { file, bundle } of loaded) {
@@ -290,6 +345,16 @@ function listCommand(): number {
   return EXIT.success;
 }
 
+/** A numeric flag that names what was typed when it is not a number: "--steps must be a number, got abc". */
+const numberFlag =
+  (flag: string) =>
+  (raw: unknown): number => {
+    const value = Array.isArray(raw) ? raw.at(-1) : raw;
+    const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+    if (!Number.isFinite(n)) throw new UserError(`--${flag} must be a number, got ${JSON.stringify(value) ?? 'nothing'}`);
+    return n;
+  };
+
 export async function main(argv: string[]): Promise<number> {
   let exitCode: number = EXIT.success;
   const parser = yargs(argv)
@@ -303,20 +368,21 @@ export async function main(argv: string[]): Promise<number> {
           .option('recipe', { alias: 'r', type: 'string', default: 'baseline', describe: 'recipes to compose, in order: a,b,c; options as name:key=value (muon:lr=0.04)' })
           .option('track', { alias: 't', type: 'string', default: 'brown-char', describe: 'brown-char | text:<file> | shards:<dir>' })
           .option('backend', { alias: 'b', type: 'string', default: 'auto', describe: `engine: ${BACKEND_NAMES.join(' | ')}` })
-          .option('seed', { type: 'number', default: 0, describe: 'seed of the initialization and the data order' })
-          .option('steps', { type: 'number', describe: 'step budget (override: run becomes unofficial)' })
-          .option('max-time', { type: 'number', describe: 'train-clock budget in seconds (override: unofficial)' })
-          .option('target', { type: 'number', describe: 'target validation loss (override: unofficial)' })
+          .option('seed', { coerce: numberFlag('seed'), default: 0, describe: 'seed of the initialization and the data order' })
+          .option('steps', { coerce: numberFlag('steps'), describe: 'step budget (override: run becomes unofficial)' })
+          .option('max-time', { coerce: numberFlag('max-time'), describe: 'train-clock budget in seconds (override: unofficial)' })
+          .option('target', { coerce: numberFlag('target'), describe: 'target validation loss (override: unofficial)' })
           .option('preset', { type: 'string', describe: `model preset: ${Object.keys(MODEL_PRESETS).join(' | ')} (override: unofficial)` })
-          .option('lr', { type: 'number', describe: 'peak learning rate (min lr scales with it)' })
-          .option('threads', { type: 'number', describe: 'wasm threads (default: all cores)' })
-          .option('grad-accum', { type: 'number', describe: 'split each batch into N micro-batches (same global batch, less memory)' })
-          .option('workers', { type: 'number', describe: 'data-parallel worker threads, one backend thread each (comms recipes choose how gradients move)' })
+          .option('lr', { coerce: numberFlag('lr'), describe: 'peak learning rate (min lr scales with it)' })
+          .option('threads', { coerce: numberFlag('threads'), describe: 'wasm threads (default: all cores)' })
+          .option('grad-accum', { coerce: numberFlag('grad-accum'), describe: 'split each batch into N micro-batches (same global batch, less memory)' })
+          .option('workers', { coerce: numberFlag('workers'), describe: 'data-parallel worker threads, one backend thread each (comms recipes choose how gradients move)' })
           .option('out', { type: 'string', describe: 'results directory (default: $SPEEDRUN_RESULTS, else ./results)' })
-          .option('seeds', { type: 'number', default: 1, describe: 'run N seeds (seed, seed+1, ...) and print their statistics' })
+          .option('seeds', { coerce: numberFlag('seeds'), default: 1, describe: 'run N seeds (seed, seed+1, ...) and print their statistics' })
           .option('db', { type: 'string', describe: 'results database (default: $SPEEDRUN_DB, else <out>/speedrun.db)' })
           .option('mllog', { type: 'boolean', default: false, describe: 'also print :::MLLOG lines to stdout' })
-          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress bar' }),
+          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress bar' })
+          .option('force', { type: 'boolean', default: false, describe: 'start even when the first evaluation is estimated to be over an hour away' }),
       async (args) => {
         exitCode = await runCommand(
           {
@@ -334,6 +400,7 @@ export async function main(argv: string[]): Promise<number> {
             workers: args.workers,
             outDir: args.out,
             mllog: args.mllog,
+            force: args.force,
           },
           args.seeds,
           args.quiet,
@@ -379,7 +446,7 @@ export async function main(argv: string[]): Promise<number> {
       (y) =>
         y
           .positional('bundles', { type: 'string', array: true, demandOption: true })
-          .option('replay', { type: 'number', describe: 're-run the first N steps (same config, seed, backend, threads) and compare the training losses' }),
+          .option('replay', { coerce: numberFlag('replay'), describe: 're-run the first N steps (same config, seed, backend, threads) and compare the training losses' }),
       async (args) => {
         exitCode = await verifyCommand(args.bundles, args.replay);
       },
@@ -392,7 +459,7 @@ export async function main(argv: string[]): Promise<number> {
           .positional('runs', { type: 'string', array: true, demandOption: true })
           .option('description', { alias: 'm', type: 'string', demandOption: true, describe: 'what the record changes' })
           .option('contributors', { type: 'string', default: '', describe: 'comma-separated names' })
-          .option('min-runs', { type: 'number', describe: 'runs required (default 5)' })
+          .option('min-runs', { coerce: numberFlag('min-runs'), describe: 'runs required (default 5)' })
           .option('db', { type: 'string' })
           .option('out', { type: 'string' }),
       (args) => {
@@ -414,11 +481,11 @@ export async function main(argv: string[]): Promise<number> {
           .option('track', { alias: 't', type: 'string', default: 'brown-char' })
           .option('backend', { alias: 'b', type: 'string', default: 'auto' })
           .option('baseline', { type: 'string', demandOption: true, describe: 'git ref (e.g. origin/main) or bundle files/directories, comma-separated' })
-          .option('runs', { type: 'number', default: DEFAULT_CI_RUNS, describe: 'runs per side (seeds first-seed, first-seed+1, ...)' })
-          .option('first-seed', { type: 'number', default: 0 })
+          .option('runs', { coerce: numberFlag('runs'), default: DEFAULT_CI_RUNS, describe: 'runs per side (seeds first-seed, first-seed+1, ...)' })
+          .option('first-seed', { coerce: numberFlag('first-seed'), default: 0 })
           .option('metric', { choices: ['time', 'steps'] as const, default: 'time' as const, describe: 'what decides: time to target, or steps to target (noise-free)' })
-          .option('alpha', { type: 'number', default: DEFAULT_DECISION.alpha, describe: 'significance of the one-sided test' })
-          .option('min-effect', { type: 'number', default: DEFAULT_DECISION.minEffect, describe: 'smallest slowdown that counts (0.05 = 5 %)' })
+          .option('alpha', { coerce: numberFlag('alpha'), default: DEFAULT_DECISION.alpha, describe: 'significance of the one-sided test' })
+          .option('min-effect', { coerce: numberFlag('min-effect'), default: DEFAULT_DECISION.minEffect, describe: 'smallest slowdown that counts (0.05 = 5 %)' })
           .option('run-args', { type: 'string', default: '', describe: 'extra `speedrun run` flags for both sides, written --run-args="--steps 200"' })
           .option('out', { type: 'string', describe: 'where the runs go (default <results>/ci/<timestamp>)' })
           .option('markdown', { type: 'string', describe: 'also write the Markdown summary here' })
@@ -487,18 +554,18 @@ export async function main(argv: string[]): Promise<number> {
           .positional('action', { choices: ['k8s', 'slurm', 'list', 'run'] as const, demandOption: true })
           .option('recipe', { alias: 'r', type: 'string', array: true, default: ['baseline'], describe: 'a recipe set (a,b,c); repeat for more' })
           .option('track', { alias: 't', type: 'string', array: true, default: ['brown-char'], describe: 'repeat for more' })
-          .option('seeds', { type: 'number', default: 5 })
-          .option('first-seed', { type: 'number', default: 0 })
+          .option('seeds', { coerce: numberFlag('seeds'), default: 5 })
+          .option('first-seed', { coerce: numberFlag('first-seed'), default: 0 })
           .option('backend', { alias: 'b', type: 'string', default: 'auto' })
           .option('run-args', { type: 'string', default: '', describe: 'extra `speedrun run` flags for every job, written --run-args="--steps 200"' })
-          .option('index', { type: 'number', describe: 'run: the job to run (0-based)' })
+          .option('index', { coerce: numberFlag('index'), describe: 'run: the job to run (0-based)' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'run: print the job\'s `speedrun` arguments as JSON instead of running it' })
           .option('name', { type: 'string', default: 'speedrun-matrix' })
           .option('image', { type: 'string', default: 'node:20-bookworm', describe: 'k8s: an image with speedrun installed in --workdir' })
           .option('workdir', { type: 'string', default: '/speedrun', describe: 'the project directory in the image / on the cluster' })
           .option('results', { type: 'string', default: '/results', describe: 'shared results directory (bundles land in <results>/bundles)' })
-          .option('parallelism', { type: 'number', default: 4 })
-          .option('cpus', { type: 'number', default: 2 }),
+          .option('parallelism', { coerce: numberFlag('parallelism'), default: 4 })
+          .option('cpus', { coerce: numberFlag('cpus'), default: 2 }),
       async (args) => {
         const spec: MatrixSpec = {
           recipes: args.recipe,
@@ -529,6 +596,26 @@ export async function main(argv: string[]): Promise<number> {
         }
       },
     )
+    .command(
+      'retime <record>',
+      "re-run a record's configuration here (a record file or id), interleaved with the current record of this machine's class",
+      (y) =>
+        y
+          .positional('record', { type: 'string', demandOption: true, describe: 'a record file (results/records/*.json) or a record id' })
+          .option('backend', { alias: 'b', type: 'string', describe: "engine (default: the record's)" })
+          .option('from-bundle', { type: 'boolean', default: false, describe: "run the record's runs from their bundled sources when they differ from this checkout" })
+          .option('quiet', { alias: 'q', type: 'boolean', default: false })
+          .option('db', { type: 'string' })
+          .option('out', { type: 'string' }),
+      async (args) => {
+        const store = openStore(args.db, args.out);
+        try {
+          exitCode = await retimeCommand(args.record, { backend: args.backend as BackendRequest | undefined, quiet: args.quiet, outDir: args.out, fromBundle: args['from-bundle'] }, store);
+        } finally {
+          store.close();
+        }
+      },
+    )
     .command('list', 'show recipes, tracks, presets and the backends that load here', {}, () => {
       exitCode = listCommand();
     })
@@ -542,8 +629,9 @@ export async function main(argv: string[]): Promise<number> {
               .option('input', { alias: 'i', type: 'string', array: true, demandOption: true, describe: 'UTF-8 text file(s)' })
               .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'output directory' })
               .option('name', { type: 'string', default: 'data', describe: 'shard name prefix' })
-              .option('val-fraction', { type: 'number', default: 0.1 })
-              .option('shard-tokens', { type: 'number', default: 100_000_000 }),
+              .option('val-fraction', { coerce: numberFlag('val-fraction'), default: 0.1 })
+              .option('shard-tokens', { coerce: numberFlag('shard-tokens'), default: 100_000_000 })
+              .option('force', { type: 'boolean', default: false, describe: 'replace shards of this --name already in --out' }),
           (args) => {
             const result = prepareShards({
               inputs: args.input,
@@ -551,6 +639,7 @@ export async function main(argv: string[]): Promise<number> {
               name: args.name,
               valFraction: args['val-fraction'],
               shardTokens: args['shard-tokens'],
+              force: args.force,
             });
             process.stdout.write(`wrote ${result.files.length} shard(s): ${result.trainTokens} train + ${result.valTokens} val tokens\n${result.files.join('\n')}\n`);
           },
@@ -566,10 +655,12 @@ export async function main(argv: string[]): Promise<number> {
     });
   try {
     await parser.parseAsync();
-  } catch (error) {
+  } catch (caught) {
+    // yargs wraps what its checks (and our coerce functions) throw in a YError: a usage mistake, one line.
+    const error = caught instanceof Error && caught.name === 'YError' ? new UserError(caught.message) : asUserError(caught);
     if (error instanceof UserError) {
       process.stderr.write(`speedrun: ${error.message}\n`);
-      return EXIT.badInput;
+      return error.exitCode ?? EXIT.badInput;
     }
     throw error;
   }

@@ -88,11 +88,12 @@ const trainSchema = z.strictObject({
   maxSteps: positiveInt,
   maxTimeMs: z.number().nonnegative(),
 });
-const runSchema = z.strictObject({ model: modelSchema, train: trainSchema });
+/** The shape of a run config, for readers of stored configs (bundles) as well. */
+export const runConfigSchema = z.strictObject({ model: modelSchema, train: trainSchema });
 
 /** Rejects unknown keys, wrong types and inconsistent shapes with one line naming the field. */
 export function validateRunConfig(config: unknown): RunConfig {
-  const parsed = runSchema.safeParse(config);
+  const parsed = runConfigSchema.safeParse(config);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.join('.') || 'config';

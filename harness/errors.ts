@@ -4,6 +4,37 @@
  */
 export class UserError extends Error {
   override name = 'UserError';
+
+  /** The exit code the CLI leaves with: EXIT.badInput unless the error says otherwise (a bad bundle: rejected). */
+  constructor(
+    message: string,
+    readonly exitCode?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Filesystem errors that a user can fix (a path under a regular file, no permission, no space), by code. */
+const FS_PROBLEMS: Record<string, string> = {
+  ENOTDIR: 'a part of the path is a file, not a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  EEXIST: 'already exists',
+  EISDIR: 'is a directory',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ENOENT: 'no such file or directory',
+  ENAMETOOLONG: 'file name too long',
+};
+
+/** A filesystem error as a one-line UserError (the one place they are mapped); anything else unchanged. */
+export function asUserError(error: unknown): unknown {
+  const e = error as NodeJS.ErrnoException | null;
+  if (e === null || typeof e !== 'object' || e instanceof UserError || typeof e.code !== 'string' || !(e.code in FS_PROBLEMS)) return error;
+  const where = typeof e.path === 'string' ? e.path : undefined;
+  const problem = e.code === 'EEXIST' && e.syscall === 'mkdir' ? 'exists and is not a directory' : FS_PROBLEMS[e.code];
+  return new UserError(`cannot ${e.syscall ?? 'use'} ${where ?? 'a path'}: ${problem} (${e.code})`);
 }
 
 /** Exit codes of `speedrun` (documented in the README). */

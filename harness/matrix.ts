@@ -30,6 +30,7 @@ export interface MatrixJob {
 export function expandMatrix(spec: MatrixSpec): MatrixJob[] {
   if (spec.recipes.length === 0 || spec.tracks.length === 0) throw new UserError('matrix: needs at least one --recipe and one --track');
   if (!Number.isInteger(spec.seeds) || spec.seeds < 1) throw new UserError(`matrix: --seeds must be a positive integer, got ${spec.seeds}`);
+  if (!Number.isInteger(spec.firstSeed) || spec.firstSeed < 0) throw new UserError(`matrix: --first-seed must be a non-negative integer, got ${spec.firstSeed}`);
   const jobs: MatrixJob[] = [];
   for (const track of spec.tracks) {
     for (const recipe of spec.recipes) {
@@ -73,7 +74,14 @@ export interface ClusterOptions {
   cpus: number;
 }
 
+/** Scheduler numbers must be what the scheduler accepts: a job array throttle of 0 or a CPU count of NaN is not. */
+function checkCluster(options: ClusterOptions): void {
+  if (!Number.isInteger(options.parallelism) || options.parallelism < 1) throw new UserError(`matrix: --parallelism must be a positive integer, got ${options.parallelism}`);
+  if (!Number.isFinite(options.cpus) || options.cpus <= 0) throw new UserError(`matrix: --cpus must be a positive number, got ${options.cpus}`);
+}
+
 export function kubernetesJob(spec: MatrixSpec, options: ClusterOptions): string {
+  checkCluster(options);
   const jobs = expandMatrix(spec);
   const manifest = {
     apiVersion: 'batch/v1',
@@ -112,6 +120,7 @@ export function kubernetesJob(spec: MatrixSpec, options: ClusterOptions): string
 const shellQuote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 export function slurmScript(spec: MatrixSpec, options: ClusterOptions): string {
+  checkCluster(options);
   const jobs = expandMatrix(spec);
   const command = ['npx', 'speedrun', ...matrixRunArgs(spec, 'INDEX')].map((a) => (a === 'INDEX' ? '"$SLURM_ARRAY_TASK_ID"' : shellQuote(a)));
   return [

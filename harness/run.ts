@@ -11,8 +11,9 @@ import { useBackend, type BackendInfo, type BackendRequest } from './backends/in
 import { DEFAULT_TRAIN, MODEL_PRESETS, validateRunConfig, type ModelPresetName, type RunConfig } from './config.ts';
 import type { TokenData } from './data/tokens.ts';
 import { codeFiles, describeEnvironment, hashCodeFiles, type Environment } from './environment.ts';
-import { UserError } from './errors.ts';
+import { asUserError, UserError } from './errors.ts';
 import { EventLog, readEventLog } from './events.ts';
+import { ESTIMATE_ABOVE_FLOPS, estimatedFlopsPerStep, MAX_FIRST_EVAL_MS, measuredMatmulRate } from './estimate.ts';
 import { describeHardware, type HardwareFingerprint } from './hardware.ts';
 import { createBundle, writeBundle } from './store/bundle.ts';
 import type { ResultsStore } from './store/database.ts';
@@ -39,6 +40,8 @@ export interface RunRequest {
   workers?: number;
   outDir?: string;
   mllog?: boolean;
+  /** Start even when the first evaluation is estimated to be more than an hour away. */
+  force?: boolean;
 }
 
 export interface RunPlan {
@@ -165,12 +168,25 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
       maxTimeMs: request.maxTimeSec !== undefined ? request.maxTimeSec * 1000 : tuned.train.maxTimeMs,
     },
   });
+  if (data.train.length < config.model.blockSize + 1) {
+    throw new UserError(`track ${track.name}: the train split has ${data.train.length} tokens, fewer than one context of ${config.model.blockSize + 1}`);
+  }
   if (data.val.length < config.model.blockSize + 1) {
     throw new UserError(`track ${track.name}: the validation split has ${data.val.length} tokens, fewer than one context of ${config.model.blockSize + 1}`);
   }
 
   const backend = await useBackend(request.backend, { threads: request.threads });
   const notes = recipes.notes(backend);
+  const flopsToFirstEval = estimatedFlopsPerStep(config) * config.train.evalInterval;
+  if (flopsToFirstEval > ESTIMATE_ABOVE_FLOPS) {
+    const stepMs = (estimatedFlopsPerStep(config) / measuredMatmulRate()) * 1000;
+    const firstEvalMs = stepMs * config.train.evalInterval;
+    const hours = (firstEvalMs / 3_600_000).toFixed(1);
+    if (firstEvalMs > MAX_FIRST_EVAL_MS && !request.force) {
+      throw new UserError(`this run needs about ${(stepMs / 1000).toFixed(0)} s a step on ${backend.name} here, so its first evaluation (step ${config.train.evalInterval}) would come after about ${hours} h; use a smaller --preset or a GPU backend, or pass --force to start anyway`);
+    }
+    notes.push(`estimated ${(stepMs / 1000).toFixed(1)} s a step on ${backend.name} (first evaluation after about ${hours} h)`);
+  }
   if (backend.note) notes.unshift(`backend: ${backend.note}`);
   if (presetName === 'gpt2-small' && (backend.name === 'wasm' || backend.name === 'cpu')) {
     notes.push(`preset gpt2-small on ${backend.name} is very slow; it is meant for GPU backends`);
@@ -301,9 +317,16 @@ export async function executeRun(plan: RunPlan, request: Pick<RunRequest, 'outDi
     eventLog: path.join(runDir, 'events.jsonl'),
     bundle: bundlePath,
   };
+  // What was measured reaches the database first: a bundle that cannot be written must not lose the run.
+  store?.finishRun(record);
   fs.writeFileSync(path.join(runDir, 'run.json'), `${JSON.stringify(record, null, 2)}\n`);
   const bundle = createBundle(record, readEventLog(record.eventLog), files);
-  writeBundle(bundle, bundlePath);
+  try {
+    writeBundle(bundle, bundlePath);
+  } catch (error) {
+    const why = asUserError(error);
+    throw new UserError(`run ${plan.runId} finished (${record.status}) and is recorded in the database and ${runDir}, but its bundle could not be written: ${why instanceof Error ? why.message : String(why)}`);
+  }
   store?.finishRun(record, { path: bundlePath, checksum: bundle.checksum });
   return record;
 }

@@ -4,6 +4,7 @@
  * plus MLPerf's package checks (enough runs, distinct seeds, at most one non-converged run, and the RCP check that
  * steps-to-target is not suspiciously below reference runs). ../shared/references/ has the sources.
  */
+import { hardwareClassOf } from './hardware.ts';
 import type { RunRecord } from './run.ts';
 import { mean, olympicMean, oneSampleTTest, std, twoSampleTTest } from './stats.ts';
 import type { NewRecord } from './store/database.ts';
@@ -21,7 +22,7 @@ export const RULES = {
   minReferenceRuns: 3,
 } as const;
 
-export type RuleName = 'bundles' | 'same-track' | 'same-code' | 'distinct-seeds' | 'same-hardware' | 'enough-runs' | 'converged' | 'target-p' | 'beats-record' | 'not-suspicious';
+export type RuleName = 'bundles' | 'same-track' | 'same-code' | 'distinct-seeds' | 'independent-runs' | 'same-hardware' | 'enough-runs' | 'converged' | 'target-p' | 'beats-record' | 'not-suspicious';
 
 export interface RuleCheck {
   rule: RuleName;
@@ -79,7 +80,13 @@ export function judgeSubmission(input: SubmissionInput): SubmissionDecision {
   const seeds = runs.map((r) => r.config.train.seed);
   check('distinct-seeds', distinct(seeds).length === seeds.length, distinct(seeds).length === seeds.length ? `seeds ${seeds.join(', ')}` : `repeated seeds: ${seeds.join(', ')}`);
 
-  const hardware = distinct(runs.map((r) => r.hardware.hardwareClass));
+  // Different seeds give different loss curves; two identical curves are one run copied (a forged "five seeds"
+  // whose zero variance would otherwise make target-p look excellent).
+  const curve = (r: RunRecord) => JSON.stringify(r.evals.map((e) => e.valLoss));
+  const copies = runs.flatMap((a, i) => runs.slice(i + 1).filter((b) => curve(a) === curve(b)).map((b) => `${a.runId} = ${b.runId}`));
+  check('independent-runs', copies.length === 0, copies.length === 0 ? `${runs.length} distinct loss curves` : `identical validation loss curves (copies of one run): ${copies.join(', ')}`);
+
+  const hardware = distinct(runs.map((r) => hardwareClassOf(r.hardware)));
   check('same-hardware', hardware.length === 1, hardware.length === 1 ? hardware[0]! : `runs on different hardware: ${hardware.join(' / ')}`);
 
   const finished = runs.filter((r) => r.status === 'success' || r.status === 'budget_exhausted' || r.status === 'diverged');
@@ -138,7 +145,7 @@ export function judgeSubmission(input: SubmissionInput): SubmissionDecision {
     checks,
     record: {
       trackId: first.track.id,
-      hardwareClass: first.hardware.hardwareClass,
+      hardwareClass: hardwareClassOf(first.hardware),
       recipes: first.recipes.join(','),
       description: input.description,
       contributors: input.contributors,

@@ -357,6 +357,9 @@ export async function train(input: TrainInput): Promise<TrainOutcome> {
       : {}),
   };
   events.emit('INTERVAL_END', 'run_stop', finalStatus, {
+    // MLPerf's compliance checker reads metadata.status (success | aborted); speedrun's own status is the value.
+    status: finalStatus === 'success' ? 'success' : 'aborted',
+    speedrun_status: finalStatus,
     reason,
     steps: step,
     train_time_ms: trainTimeMs,

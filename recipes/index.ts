@@ -4,7 +4,7 @@
  * label, and so of the run's identity.
  */
 import { z } from 'zod';
-import type { Recipe } from '../harness/recipe.ts';
+import { recipeLabel, type Recipe } from '../harness/recipe.ts';
 import { UserError } from '../harness/errors.ts';
 import { baselineRecipe } from './baseline.ts';
 import { fusedKernelsRecipe } from './fusedKernels.ts';
@@ -94,4 +94,15 @@ export function resolveRecipes(spec: string): Recipe[] {
     .filter((s) => s.length > 0);
   if (items.length === 0) throw new UserError('--recipe needs at least one recipe name');
   return items.map(resolveRecipe);
+}
+
+/** Whether a stored recipe label (`muon:lr=0.04`) names a recipe this speedrun has, with valid options. */
+export function isKnownRecipe(label: string): boolean {
+  if (label.includes(',')) return false;
+  try {
+    const recipes = resolveRecipes(label);
+    return recipes.length === 1 && recipeLabel(recipes[0]!) === label;
+  } catch {
+    return false;
+  }
 }

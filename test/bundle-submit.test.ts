@@ -108,7 +108,7 @@ test('each rule refuses with its reason', () => {
   assert.deepEqual(refusedFor(baseInput([...runs.slice(1), syntheticRun({ id: 'x', seed: 9, codeHash: 'e'.repeat(64) })])), ['same-code']);
   assert.deepEqual(refusedFor(baseInput([...runs.slice(1), syntheticRun({ id: 'x', seed: 9, workers: 2 })])), ['same-code']);
   assert.deepEqual(refusedFor(baseInput([...runs.slice(1), syntheticRun({ id: 'x', seed: 1 })])), ['distinct-seeds']);
-  assert.deepEqual(refusedFor(baseInput([...runs.slice(1), syntheticRun({ id: 'x', seed: 9, hardwareClass: 'Other x64' })])), ['same-hardware']);
+  assert.deepEqual(refusedFor(baseInput([...runs.slice(1), syntheticRun({ id: 'x', seed: 9, cpuBrand: 'Other' })])), ['same-hardware']);
   assert.deepEqual(refusedFor(baseInput(runs.slice(0, 4))), ['enough-runs']);
   assert.deepEqual(refusedFor(baseInput([...runs.slice(0, 4), syntheticRun({ id: 'x', seed: 9, status: 'aborted' })])), ['enough-runs']);
   // Two runs that miss the target: more than olympic scoring may drop, and the mean loss is no longer below it.

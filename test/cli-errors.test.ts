@@ -46,7 +46,8 @@ test('bad inputs are one clear line and exit 2', () => {
   expectUserError(['--track', `text:${tiny}`, '--preset', 'micro'], /fewer than one context/);
   expectUserError(['--track', `text:${huge}`], /70000 distinct characters; a char-level track holds at most 65536/);
   expectUserError(['--steps', '-3'], /--steps must be a positive integer, got -3/);
-  expectUserError(['--target', 'abc'], /--target must be a positive loss, got NaN/);
+  expectUserError(['--target', 'abc'], /--target must be a number, got "abc"/);
+  expectUserError(['--target', '-1'], /--target must be a positive loss, got -1/);
   expectUserError(['--preset', 'huge'], /unknown preset 'huge'/);
   expectUserError(['--recipe', 'baseline,baseline'], /listed twice/);
   expectUserError(['--recipe', 'muon:lr=0.01,muon:lr=0.02'], /recipe 'muon' is listed twice/);

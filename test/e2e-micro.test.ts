@@ -36,7 +36,8 @@ test('a target that is never reached exits 3 and still records the run', () => {
   assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'runs', runDir!, 'run.json'), 'utf8')).status, 'budget_exhausted');
 });
 
-test('Ctrl-C (SIGINT) ends a CLI run as aborted with exit 130 and keeps what was measured', async () => {
+// Ctrl-C, and the SIGTERM / SIGHUP that Kubernetes, Slurm and a closed terminal send, end a run the same way.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) test(`${signal} ends a CLI run as aborted with exit 130 and keeps what was measured`, async () => {
   const { spawn } = await import('node:child_process');
   const { ROOT } = await import('./utils.ts');
   const out = tempDir();
@@ -53,7 +54,7 @@ test('Ctrl-C (SIGINT) ends a CLI run as aborted with exit 130 and keeps what was
     assert.ok(Date.now() < deadline, 'training did not start');
     await new Promise((r) => setTimeout(r, 100));
   }
-  child.kill('SIGINT');
+  child.kill(signal);
   assert.equal(await exited, 130, stderr);
   assert.match(stderr, /status\s+aborted/);
   const [runDir] = fs.readdirSync(path.join(out, 'runs'));

@@ -12,7 +12,7 @@ import { trimWasmWorkers, withThreadedWasm } from './wasmThreads.ts';
 import { useFasterWasmKernels } from './wasmKernels.ts';
 import { loadNativeBlas, NATIVE_INSTALL_HINT, nativeBuilt, useBlasForMatMul } from './nativeBlas.ts';
 import { registerNativeKernels } from './nativeKernels.ts';
-import { activateWebgpu, probeWebgpu, webgpuInstalled, WEBGPU_INSTALL_HINT, type AdapterInfo } from './webgpu.ts';
+import { activateWebgpu, gpuDevicePresent, probeWebgpu, webgpuInstalled, WEBGPU_INSTALL_HINT, type AdapterInfo } from './webgpu.ts';
 
 export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'webgpu', 'native', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendRequest = (typeof BACKEND_NAMES)[number];
@@ -93,7 +93,7 @@ async function loadWasm(threads: number): Promise<BackendInfo> {
     unhandledRejection: process.listeners('unhandledRejection'),
   };
   const wanted = Math.max(1, Math.min(threads, os.availableParallelism()));
-  let note: string | undefined;
+  let note: string | undefined = threads > wanted ? `--threads ${threads} is more than the ${wanted} cores here: running ${wanted}` : undefined;
   if (wanted > 1) {
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
     wasm.setThreadsCount(wanted);
@@ -147,6 +147,7 @@ async function loadWebgpu(): Promise<BackendInfo> {
 /** auto: webgpu only on a hardware adapter; a software one would be slower than wasm. */
 async function loadHardwareWebgpu(): Promise<BackendInfo> {
   if (!webgpuInstalled()) throw new Error('webgpu not installed');
+  if (!gpuDevicePresent()) throw new Error('no GPU device here');
   const adapter = await probeWebgpu();
   if (adapter.software) throw new Error('software adapter');
   return loadWebgpu();
@@ -240,7 +241,15 @@ export function describeBackends(): { name: BackendName; available: boolean; how
   const node = isInstalled(NODE_PACKAGES.tensorflow);
   return [
     { name: 'tensorflow-gpu', available: gpu, how: gpu ? 'installed (needs CUDA 11.2 + cuDNN 8)' : 'npm install @tensorflow/tfjs-node-gpu (downloads libtensorflow)' },
-    { name: 'webgpu', available: webgpuInstalled(), how: webgpuInstalled() ? `installed (Dawn); needs a Vulkan adapter: ${WEBGPU_INSTALL_HINT}` : 'npm install webgpu (Dawn, prebuilt)' },
+    {
+      name: 'webgpu',
+      available: webgpuInstalled(),
+      how: !webgpuInstalled()
+        ? 'npm install webgpu (Dawn, prebuilt)'
+        : gpuDevicePresent()
+          ? `installed (Dawn); a GPU device is present (auto tries it); needs a Vulkan adapter: ${WEBGPU_INSTALL_HINT}`
+          : 'installed (Dawn); no GPU device here, so auto skips it; --backend webgpu runs on software Vulkan, if installed, for correctness only',
+    },
     { name: 'native', available: nativeBuilt(), how: nativeBuilt() ? 'built: wasm with OpenBLAS matrix products' : NATIVE_INSTALL_HINT },
     { name: 'tensorflow', available: node, how: node ? 'installed' : 'npm install @tensorflow/tfjs-node (downloads libtensorflow)' },
     { name: 'wasm', available: true, how: `embedded default, XNNPACK with ${os.availableParallelism()} threads` },

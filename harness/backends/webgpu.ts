@@ -4,6 +4,7 @@
  * on a machine without a GPU, on Mesa's software Vulkan (lavapipe, "llvmpipe"), which is for correctness only.
  * Debian 12's Mesa 22.3 gives no adapter (missing dynamic-indexing features); Mesa 25 from bookworm-backports does.
  */
+import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../errors.ts';
@@ -21,6 +22,21 @@ export interface AdapterInfo {
 const require = createRequire(import.meta.url);
 export const WEBGPU_INSTALL_HINT =
   'install a Vulkan driver (a GPU driver; for software Vulkan on Debian 12: apt-get install -t bookworm-backports mesa-vulkan-drivers)';
+
+/**
+ * Whether this machine has a GPU device node a hardware Vulkan driver could open (Linux: a DRM render node,
+ * NVIDIA's /dev/nvidia0, WSL's /dev/dxg). \`auto\` probes webgpu only then: starting Dawn without one prints
+ * Vulkan warnings on stderr and can only find a software adapter, which \`auto\` does not use anyway.
+ */
+export function gpuDevicePresent(): boolean {
+  if (process.platform !== 'linux') return true;
+  try {
+    if (fs.readdirSync('/dev/dri').some((f) => f.startsWith('renderD'))) return true;
+  } catch {
+    // no /dev/dri
+  }
+  return fs.existsSync('/dev/nvidia0') || fs.existsSync('/dev/dxg');
+}
 
 export function webgpuInstalled(): boolean {
   try {

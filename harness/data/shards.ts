@@ -31,6 +31,42 @@ export function writeShard(file: string, tokens: ArrayLike<number>): void {
   fs.writeFileSync(file, encodeShard(tokens));
 }
 
+/** A shard written as its tokens arrive: the header's count is filled in by `close`. Memory: one append's tokens. */
+export class ShardWriter {
+  count = 0;
+  private fd: number | undefined;
+
+  constructor(readonly file: string) {
+    this.fd = fs.openSync(file, 'w');
+    fs.writeSync(this.fd, Buffer.alloc(HEADER_BYTES));
+  }
+
+  append(tokens: ArrayLike<number>, offset: number, length: number): void {
+    if (length === 0) return;
+    const bytes = Buffer.alloc(2 * length);
+    for (let i = 0; i < length; i++) {
+      const token = tokens[offset + i]!;
+      if (!Number.isInteger(token) || token < 0 || token > 0xffff) throw new UserError(`token ${token} does not fit in uint16`);
+      bytes.writeUInt16LE(token, 2 * i);
+    }
+    fs.writeSync(this.fd!, bytes);
+    this.count += length;
+  }
+
+  /** Writes the header and closes the file; returns its path. */
+  close(): string {
+    if (this.fd === undefined) return this.file;
+    const header = Buffer.alloc(12);
+    header.writeInt32LE(SHARD_MAGIC, 0);
+    header.writeInt32LE(SHARD_VERSION, 4);
+    header.writeInt32LE(this.count, 8);
+    fs.writeSync(this.fd, header, 0, 12, 0);
+    fs.closeSync(this.fd);
+    this.fd = undefined;
+    return this.file;
+  }
+}
+
 /** Reads and checks one shard; every defect is a one-line UserError naming the file. */
 export function readShard(file: string): Uint16Array {
   const name = path.basename(file);

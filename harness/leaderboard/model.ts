@@ -2,6 +2,7 @@
  * The leaderboard's data: what every page shows, read from the results database as plain values
  * (the publish stage of resolve -> run -> store -> publish). No HTML here.
  */
+import { hardwareDetails, type HardwareFingerprint } from '../hardware.ts';
 import type { StoredRecord, StoredRun, ResultsStore } from '../store/database.ts';
 import { mean, std } from '../stats.ts';
 import type { EvalPoint } from '../train.ts';
@@ -13,6 +14,8 @@ export interface RecordRow {
   page: string;
   date: string;
   backend: string;
+  /** What the hardware class is made of (the fingerprint of the record's first run), for hover text. */
+  hardwareDetails: string;
 }
 
 export interface RecipeStats {
@@ -121,6 +124,7 @@ export function buildLeaderboard(store: ResultsStore, bundleHref: (run: StoredRu
       page: `records/${slug}-${i + 1}.html`,
       date: record.createdAt.slice(0, 10),
       backend: record.backend,
+      hardwareDetails: hardwareDetails((store.runDetails(record.runIds[0] ?? '')?.hardware ?? {}) as Partial<HardwareFingerprint>),
     }));
     const track: TrackView = {
       id,

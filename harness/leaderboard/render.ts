@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Handlebars from 'handlebars';
 import { PROJECT_ROOT } from '../environment.ts';
+import { isSafeName } from '../names.ts';
 import type { ResultsStore, StoredRun } from '../store/database.ts';
 import { lossCurvesSpec, recipeComparisonSpec, recordHistorySpec, renderSvg } from './charts.ts';
 import { buildLeaderboard, type LeaderboardData } from './model.ts';
@@ -36,7 +37,8 @@ export async function renderSite(store: ResultsStore, outDir: string): Promise<R
   const template = (name: string) => hb.compile(fs.readFileSync(path.join(SITE, 'templates', `${name}.hbs`), 'utf8'), { strict: false });
   const [layout, index, trackPage, recordPage] = ['layout', 'index', 'track', 'record'].map(template) as [HandlebarsTemplateDelegate, HandlebarsTemplateDelegate, HandlebarsTemplateDelegate, HandlebarsTemplateDelegate];
 
-  const bundleHref = (run: StoredRun): string | null => (run.bundlePath && fs.existsSync(run.bundlePath) ? `bundles/${run.id}.json` : null);
+  // A database is read as hostile too: only a run id that is a safe name becomes a file name in the site.
+  const bundleHref = (run: StoredRun): string | null => (isSafeName(run.id) && run.bundlePath && fs.existsSync(run.bundlePath) ? `bundles/${run.id}.json` : null);
   const data = buildLeaderboard(store, bundleHref);
   for (const dir of ['tracks', 'records', 'bundles', 'assets']) fs.mkdirSync(path.join(outDir, dir), { recursive: true });
   fs.copyFileSync(path.join(SITE, 'assets', 'style.css'), path.join(outDir, 'assets', 'style.css'));
@@ -65,7 +67,7 @@ export async function renderSite(store: ResultsStore, outDir: string): Promise<R
   return { pages, data };
 }
 
-/** Markdown table cells: pipes and line breaks would break the row; markup is shown as text. */
+/** Markdown text (cells and headings): pipes and line breaks would break the row; markup is shown as text. */
 const cell = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ').replace(/</g, '&lt;');
 
 /** The record tables as Markdown, modded-nanogpt README style. */
@@ -73,7 +75,7 @@ export function recordTablesMarkdown(store: ResultsStore): string {
   const data = buildLeaderboard(store);
   const out: string[] = [];
   for (const track of data.tracks) {
-    out.push(`## ${track.id} (target val loss ${track.target})`, '');
+    out.push(`## ${cell(track.id)} (target val loss ${track.target})`, '');
     if (track.records.length === 0) {
       out.push('No records yet.', '');
       continue;

@@ -12,7 +12,9 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { hashCodeFiles } from '../environment.ts';
-import { UserError } from '../errors.ts';
+import { EXIT, UserError } from '../errors.ts';
+import { isKnownRecipe } from '../../recipes/index.ts';
+import { parseBundleShape } from './bundleShape.ts';
 import type { EventRecord } from '../events.ts';
 import type { RunRecord } from '../run.ts';
 
@@ -68,19 +70,36 @@ export function bundlePaths(specs: string[]): string[] {
     .sort();
 }
 
+/**
+ * Reads a bundle and checks its shape (bundleShape.ts) once: a missing file is bad input (exit 2); a file that is
+ * not a well-formed bundle is refused like one that fails verification (exit 5), by `verify` and `import` alike.
+ */
 export function readBundle(file: string): RunBundle {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UserError(`${file}: not a readable run bundle (${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory' : (error as Error).message})`);
+  }
+  return parseBundle(text, file);
+}
+
+/** A bundle from its JSON text; `label` names it in errors. Every problem is a UserError with exit code 5. */
+export function parseBundle(text: string, label: string): RunBundle {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (error) {
-    const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
-    throw new UserError(`${file}: not a readable run bundle (${why})`);
+    throw new UserError(`${label}: not a readable run bundle (${(error as Error).message})`, EXIT.rejected);
   }
   const b = parsed as Partial<RunBundle> | null;
-  if (b === null || typeof b !== 'object' || b.kind !== BUNDLE_KIND) throw new UserError(`${file}: not a speedrun run bundle`);
-  if (b.version !== BUNDLE_VERSION) throw new UserError(`${file}: bundle version ${String(b.version)} is not supported (this speedrun reads version ${BUNDLE_VERSION})`);
-  if (!b.run || !Array.isArray(b.events) || !b.code || typeof b.checksum !== 'string') throw new UserError(`${file}: run bundle is incomplete`);
-  return b as RunBundle;
+  if (b === null || typeof b !== 'object' || b.kind !== BUNDLE_KIND) throw new UserError(`${label}: not a speedrun run bundle`, EXIT.rejected);
+  if (b.version !== BUNDLE_VERSION) throw new UserError(`${label}: bundle version ${String(b.version)} is not supported (this speedrun reads version ${BUNDLE_VERSION})`, EXIT.rejected);
+  const shape = parseBundleShape(parsed);
+  if (!shape.ok) throw new UserError(`${label}: malformed run bundle (${shape.problem})`, EXIT.rejected);
+  // The checked value itself (not zod's copy), so the checksum sees exactly what the file holds.
+  return parsed as RunBundle;
 }
 
 export type Verification = { status: 'valid' } | { status: 'invalid'; problems: string[] };
@@ -114,6 +133,7 @@ export function verifyBundle(bundle: RunBundle): Verification {
   if (!sameNullable(evals.at(-1)?.valLoss ?? null, run.finalValLoss)) problems.push('final validation loss is not the last evaluation');
   if ((run.status === 'success') !== (reached !== undefined)) problems.push(`status '${run.status}' contradicts the evaluations`);
   const stop = bundle.events.find((e) => e.key === 'run_stop');
+  // MLPerf's run_stop carries success/aborted in metadata.status; speedrun's own status is the value.
   if (stop && stop.value !== run.status) problems.push(`status: the log says '${String(stop.value)}', the record says '${run.status}'`);
   for (let i = 1; i < bundle.events.length; i++) {
     if (bundle.events[i]!.time_ms < bundle.events[i - 1]!.time_ms) {
@@ -121,5 +141,42 @@ export function verifyBundle(bundle: RunBundle): Verification {
       break;
     }
   }
+  problems.push(...bindingProblems(bundle));
   return problems.length === 0 ? { status: 'valid' } : { status: 'invalid', problems };
+}
+
+/**
+ * The record must say what its own event log says: the track and its data, the recipes (each one this speedrun
+ * knows), the backend, the seed, the config and the hardware fingerprint. Copying one run and changing the seed
+ * in the record (a forged "five seeds") is caught here; rewriting the log consistently is not (see `--replay`).
+ */
+function bindingProblems(bundle: RunBundle): string[] {
+  const problems: string[] = [];
+  const run = bundle.run;
+  const only = (key: string) => {
+    const found = bundle.events.filter((e) => e.key === key);
+    if (found.length !== 1) problems.push(`the log has ${found.length} '${key}' events, not one`);
+    return found.length === 1 ? found[0] : undefined;
+  };
+  const same = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
+  const benchmark = only('submission_benchmark');
+  if (benchmark && (benchmark.value !== run.track.id || benchmark.metadata.data_hash !== run.track.dataHash || benchmark.metadata.official !== run.track.official)) {
+    problems.push(`track: the log says ${String(benchmark.value)} (data ${String(benchmark.metadata.data_hash).slice(0, 12)}, official ${String(benchmark.metadata.official)}), the record says ${run.track.id} (data ${run.track.dataHash.slice(0, 12)}, official ${run.track.official})`);
+  }
+  const recipes = only('recipes');
+  if (recipes && !same(recipes.value, run.recipes)) problems.push(`recipes: the log says ${canonicalJson(recipes.value)}, the record says ${canonicalJson(run.recipes)}`);
+  const unknown = run.recipes.filter((r) => !isKnownRecipe(r));
+  if (unknown.length > 0) problems.push(`unknown recipes ${canonicalJson(unknown)}`);
+  const backend = only('backend');
+  if (backend && !same(backend.value, run.backend)) problems.push('backend: the log and the record differ');
+  const seed = only('seed');
+  if (seed && seed.value !== run.config.train.seed) problems.push(`seed: the log says ${String(seed.value)}, the record says ${run.config.train.seed}`);
+  const start = only('run_start');
+  const started = start?.value as { config?: unknown; workers?: unknown } | null | undefined;
+  if (start && !same(started?.config, run.config)) problems.push('config: the log (run_start) and the record differ');
+  if (start && started?.workers !== undefined && started.workers !== (run.parallel?.workers ?? 1)) problems.push(`workers: the log says ${String(started.workers)}, the record says ${run.parallel?.workers ?? 1}`);
+  // Older logs have no hardware event; where there is one it must be the record's fingerprint.
+  const hardware = bundle.events.filter((e) => e.key === 'hardware');
+  if (hardware.length > 1 || (hardware.length === 1 && !same(hardware[0]!.value, run.hardware))) problems.push('hardware: the log and the record differ');
+  return problems;
 }

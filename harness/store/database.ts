@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { UserError } from '../errors.ts';
-import type { HardwareFingerprint } from '../hardware.ts';
+import { hardwareClassOf, type HardwareFingerprint } from '../hardware.ts';
 import type { RunRecord } from '../run.ts';
 import type { EvalPoint } from '../train.ts';
 import type { RunBundle } from './bundle.ts';
@@ -176,6 +176,8 @@ function toRecord(r: Row, runIds: string[]): StoredRecord {
 
 export class ResultsStore {
   readonly db: Database.Database;
+  /** Problems found on opening that do not stop its use (the CLI prints them). */
+  readonly warnings: string[] = [];
 
   private constructor(readonly file: string, maxVersion: number) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -184,6 +186,10 @@ export class ResultsStore {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('foreign_keys = ON');
       this.migrate(maxVersion);
+      const check = this.db.pragma('quick_check', { simple: true });
+      if (check !== 'ok') {
+        this.warnings.push(`results database ${file} fails SQLite's quick_check (${String(check).split('\n')[0]}): copy it aside and rebuild it with \`speedrun import results/bundles results/records\``);
+      }
     } catch (error) {
       if (error instanceof UserError) throw error;
       if (error instanceof Database.SqliteError) throw new UserError(`results database ${file}: ${error.message}`);
@@ -212,6 +218,7 @@ export class ResultsStore {
       for (const m of MIGRATIONS) {
         if (m.version > current && m.version <= maxVersion) {
           this.db.exec(m.sql);
+          m.apply?.(this.db);
           this.db.pragma(`user_version = ${m.version}`);
         }
       }
@@ -257,7 +264,8 @@ export class ResultsStore {
         pid: process.pid,
         startedAt: new Date().toISOString(),
         hardware: JSON.stringify(start.hardware),
-        hardwareClass: start.hardware.hardwareClass,
+        // Recomputed from the fingerprint, never taken from the stored string: a class cannot be claimed.
+        hardwareClass: hardwareClassOf(start.hardware),
         workers: start.workers ?? 1,
       });
   }

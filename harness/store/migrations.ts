@@ -2,10 +2,15 @@
  * The results database's schema, as numbered migrations. SQLite's user_version holds the number applied;
  * opening a database applies the missing ones in one transaction. Never edit a released migration: add one.
  */
+import type Database from 'better-sqlite3';
+import { hardwareClassOf, type HardwareFingerprint } from '../hardware.ts';
+
 export interface Migration {
   version: number;
   description: string;
   sql: string;
+  /** A data step after the SQL, for what SQL cannot compute (in the same transaction). */
+  apply?(db: Database.Database): void;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -109,6 +114,32 @@ export const MIGRATIONS: readonly Migration[] = [
     // Rows from before keep 1: runs that used workers say so in their bundles, and re-importing one fills it in.
     sql: `ALTER TABLE runs ADD COLUMN workers INTEGER NOT NULL DEFAULT 1;`,
   },
+  {
+    version: 4,
+    description: 'hardware classes that name the CPU generation and ISA (legacy where the fingerprint lacks family/model)',
+    sql: '',
+    apply(db) {
+      const update = db.prepare('UPDATE runs SET hardware_class = ? WHERE id = ?');
+      for (const row of db.prepare('SELECT id, hardware, hardware_class FROM runs').all() as { id: string; hardware: string; hardware_class: string }[]) {
+        update.run(reclassify(row.hardware, row.hardware_class), row.id);
+      }
+      db.exec(`UPDATE records SET hardware_class = COALESCE((SELECT r.hardware_class FROM record_runs rr JOIN runs r ON r.id = rr.run_id
+                 WHERE rr.record_id = records.id ORDER BY r.id LIMIT 1), hardware_class || ' (legacy)')`);
+    },
+  },
 ];
+
+/** The class of a stored fingerprint; one too incomplete to read keeps its old class, marked legacy. */
+function reclassify(hardwareJson: string, oldClass: string): string {
+  try {
+    const h = JSON.parse(hardwareJson) as Partial<HardwareFingerprint>;
+    if (typeof h.cpuManufacturer === 'string' && typeof h.cpuBrand === 'string' && typeof h.cpuCores === 'number' && Array.isArray(h.gpus) && Array.isArray(h.cpuFlags)) {
+      return hardwareClassOf(h as HardwareFingerprint);
+    }
+  } catch {
+    // not JSON: fall through
+  }
+  return oldClass.endsWith(' (legacy)') ? oldClass : `${oldClass} (legacy)`;
+}
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
