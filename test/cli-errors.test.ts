@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
-import { runCli, tempDir } from './utils.ts';
+import { runCli, runMain, tempDir } from './utils.ts';
 
 const installed = (pkg: string): boolean => {
   try {
@@ -15,8 +15,8 @@ const installed = (pkg: string): boolean => {
   }
 };
 
-function expectUserError(args: string[], message: RegExp) {
-  const result = runCli(args);
+async function expectUserError(args: string[], message: RegExp) {
+  const result = await runMain(args);
   assert.equal(result.status, 2, `exit code for ${args.join(' ')}: ${result.stderr}`);
   const lines = result.stderr.trim().split('\n');
   assert.equal(lines.length, 1, `one line for ${args.join(' ')}, got:\n${result.stderr}`);
@@ -25,7 +25,7 @@ function expectUserError(args: string[], message: RegExp) {
   assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
 }
 
-test('bad inputs are one clear line and exit 2', () => {
+test('bad inputs are one clear line and exit 2', async () => {
   const dir = tempDir();
   const corrupt = path.join(dir, 'corrupt');
   fs.mkdirSync(corrupt);
@@ -35,29 +35,29 @@ test('bad inputs are one clear line and exit 2', () => {
   fs.writeFileSync(tiny, 'abcabc');
   const huge = path.join(dir, 'huge-vocab.txt');
   fs.writeFileSync(huge, Array.from({ length: 70_000 }, (_, i) => String.fromCodePoint(0x20000 + i)).join(''));
-  expectUserError(['--recipe', 'nope'], /unknown recipe 'nope' \(available: baseline/);
-  expectUserError(['--track', 'nope'], /unknown track 'nope'/);
-  expectUserError(['--backend', 'gpu9000'], /unknown backend 'gpu9000'/);
+  await expectUserError(['--recipe', 'nope'], /unknown recipe 'nope' \(available: baseline/);
+  await expectUserError(['--track', 'nope'], /unknown track 'nope'/);
+  await expectUserError(['--backend', 'gpu9000'], /unknown backend 'gpu9000'/);
   if (!installed('@tensorflow/tfjs-node')) {
-    expectUserError(['--backend', 'tensorflow'], /needs @tensorflow\/tfjs-node, which is not installed.*npm install @tensorflow\/tfjs-node/);
+    await expectUserError(['--backend', 'tensorflow'], /needs @tensorflow\/tfjs-node, which is not installed.*npm install @tensorflow\/tfjs-node/);
   }
-  expectUserError(['--track', `text:${path.join(dir, 'missing.txt')}`], /text file not found/);
-  expectUserError(['--track', `shards:${corrupt}`], /corrupt shard c_train_000001\.bin: magic 0/);
-  expectUserError(['--track', `text:${tiny}`, '--preset', 'micro'], /fewer than one context/);
-  expectUserError(['--track', `text:${huge}`], /70000 distinct characters; a char-level track holds at most 65536/);
-  expectUserError(['--steps', '-3'], /--steps must be a positive integer, got -3/);
-  expectUserError(['--target', 'abc'], /--target must be a number, got "abc"/);
-  expectUserError(['--target', '-1'], /--target must be a positive loss, got -1/);
-  expectUserError(['--preset', 'huge'], /unknown preset 'huge'/);
-  expectUserError(['--recipe', 'baseline,baseline'], /listed twice/);
-  expectUserError(['--recipe', 'muon:lr=0.01,muon:lr=0.02'], /recipe 'muon' is listed twice/);
-  expectUserError(['--recipe', 'muon:lr=fast'], /recipe option 'lr=fast' in 'muon:lr=fast' is not key=number/);
-  expectUserError(['--recipe', 'muon:beta=1'], /recipe 'muon' option 'beta'.*\(options: lr, momentum\)/);
-  expectUserError(['--recipe', 'muon:momentum=1.5'], /recipe 'muon' option 'momentum'/);
-  expectUserError(['--recipe', 'rotary:theta=5'], /recipe 'rotary' takes no options/);
-  expectUserError(['--no-such-flag'], /Unknown argument/);
-  expectUserError(['data'], /choose a data command: prepare/);
-  expectUserError(['data', 'prepare', '--input', path.join(dir, 'missing.txt'), '--out', dir], /text file not found/);
+  await expectUserError(['--track', `text:${path.join(dir, 'missing.txt')}`], /text file not found/);
+  await expectUserError(['--track', `shards:${corrupt}`], /corrupt shard c_train_000001\.bin: magic 0/);
+  await expectUserError(['--track', `text:${tiny}`, '--preset', 'micro'], /fewer than one context/);
+  await expectUserError(['--track', `text:${huge}`], /70000 distinct characters; a char-level track holds at most 65536/);
+  await expectUserError(['--steps', '-3'], /--steps must be a positive integer, got -3/);
+  await expectUserError(['--target', 'abc'], /--target must be a number, got "abc"/);
+  await expectUserError(['--target', '-1'], /--target must be a positive loss, got -1/);
+  await expectUserError(['--preset', 'huge'], /unknown preset 'huge'/);
+  await expectUserError(['--recipe', 'baseline,baseline'], /listed twice/);
+  await expectUserError(['--recipe', 'muon:lr=0.01,muon:lr=0.02'], /recipe 'muon' is listed twice/);
+  await expectUserError(['--recipe', 'muon:lr=fast'], /recipe option 'lr=fast' in 'muon:lr=fast' is not key=number/);
+  await expectUserError(['--recipe', 'muon:beta=1'], /recipe 'muon' option 'beta'.*\(options: lr, momentum\)/);
+  await expectUserError(['--recipe', 'muon:momentum=1.5'], /recipe 'muon' option 'momentum'/);
+  await expectUserError(['--recipe', 'rotary:theta=5'], /recipe 'rotary' takes no options/);
+  await expectUserError(['--no-such-flag'], /Unknown argument/);
+  await expectUserError(['data'], /choose a data command: prepare/);
+  await expectUserError(['data', 'prepare', '--input', path.join(dir, 'missing.txt'), '--out', dir], /text file not found/);
 });
 
 test('data prepare writes shards that a shards: track then trains on', () => {

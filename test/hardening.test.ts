@@ -19,7 +19,7 @@ import { gpt2Decode, prepareShards } from '../harness/data/prepare.ts';
 import { loadShardDir, writeShard } from '../harness/data/shards.ts';
 import { kubernetesJob, slurmScript, type MatrixSpec } from '../harness/matrix.ts';
 import { syntheticRun } from './fixtures/records.ts';
-import { microPlan, runCli, tempDir } from './utils.ts';
+import { microPlan, runCli, runMain, tempDir } from './utils.ts';
 
 let realBundle: RunBundle | undefined;
 async function bundleOfRealRun(): Promise<RunBundle> {
@@ -259,34 +259,34 @@ test('matrix refuses scheduler numbers a scheduler would not take', () => {
   assert.match(slurmScript(spec, cluster), /--array=0-4%4/);
 });
 
-test('bad numbers and unusable paths are one line with exit 2, and a bad bundle is exit 5 for verify and import alike', () => {
+test('bad numbers and unusable paths are one line with exit 2, and a bad bundle is exit 5 for verify and import alike', async () => {
   const dir = tempDir();
   const file = path.join(dir, 'a-file');
   fs.writeFileSync(file, 'x');
   const cases: [string[], RegExp][] = [
     [['--steps', 'abc'], /--steps must be a number, got "abc"/],
     [['matrix', 'slurm', '--cpus', 'abc'], /--cpus must be a number, got "abc"/],
-    [['--out', path.join(file, 'x'), '--steps', '1'], /cannot mkdir .*a part of the path is a file/],
+    [['--out', path.join(file, 'x'), '--steps', '1', '--backend', 'cpu', '--preset', 'micro'], /cannot mkdir .*a part of the path is a file/],
     [['runs', '--db', path.join(file, 'x.db')], /cannot mkdir .*exists and is not a directory/],
     [['leaderboard', '--out', path.join(file, 'site')], /cannot mkdir .*a part of the path is a file/],
     [['data', 'prepare', '--input', file, '--out', path.join(file, 'o')], /cannot mkdir .*a part of the path is a file/],
     [['data', 'prepare', '--input', file, '--out', dir, '--name', '../x'], /--name "\.\.\/x" is not a safe name/],
   ];
   for (const [args, message] of cases) {
-    const r = runCli(args);
+    const r = await runMain(args);
     assert.equal(r.status, EXIT.badInput, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message);
     assert.equal(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: one line`);
   }
   const bad = path.join(dir, 'bad.json');
   fs.writeFileSync(bad, JSON.stringify({ kind: 'speedrun-run-bundle', version: 1, run: {} }));
-  const verify = runCli(['verify', bad]);
+  const verify = await runMain(['verify', bad]);
   assert.equal(verify.status, EXIT.rejected);
   assert.match(verify.stdout, /INVALID .*malformed run bundle \(run\.runId/);
-  const imported = runCli(['import', bad, '--db', path.join(dir, 'db.sqlite')]);
+  const imported = await runMain(['import', bad, '--db', path.join(dir, 'db.sqlite')]);
   assert.equal(imported.status, EXIT.rejected);
   assert.match(imported.stderr, /malformed run bundle/);
-  assert.equal(runCli(['verify', path.join(dir, 'missing.json')]).status, EXIT.badInput, 'a missing file is bad input');
+  assert.equal((await runMain(['verify', path.join(dir, 'missing.json')])).status, EXIT.badInput, 'a missing file is bad input');
 });
 
 test('a database that fails SQLite\'s quick_check is used with a warning', () => {

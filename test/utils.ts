@@ -64,3 +64,29 @@ export function runCli(args: string[], timeoutMs = 120_000): CliResult {
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
+
+/**
+ * The CLI in this process (`main` is an API): for commands that fail before any backend starts, as fast as a
+ * function call. stdout and stderr are captured while it runs.
+ */
+export async function runMain(args: string[]): Promise<CliResult> {
+  const { main } = await import('../harness/cli.ts');
+  const captured = { stdout: '', stderr: '' };
+  const writes = { stdout: process.stdout.write, stderr: process.stderr.write };
+  const capture = (stream: 'stdout' | 'stderr') =>
+    ((chunk: string | Uint8Array) => {
+      captured[stream] += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      return true;
+    }) as typeof process.stdout.write;
+  process.stdout.write = capture('stdout');
+  process.stderr.write = capture('stderr');
+  try {
+    const status = await main(args);
+    return { status, ...captured };
+  } catch (error) {
+    return { status: 1, stdout: captured.stdout, stderr: `${captured.stderr}${error instanceof Error ? error.stack : String(error)}` };
+  } finally {
+    process.stdout.write = writes.stdout;
+    process.stderr.write = writes.stderr;
+  }
+}
