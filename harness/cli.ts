@@ -3,7 +3,7 @@
  * UserError -> one line on stderr and exit 2; any other error is a bug and keeps its stack trace.
  */
 import yargs from 'yargs';
-import { BACKEND_NAMES, describeBackends, type BackendRequest } from './backends/index.ts';
+import { AUTO_ORDER, BACKEND_NAMES, describeBackends, type BackendRequest } from './backends/index.ts';
 import { MODEL_PRESETS } from './config.ts';
 import { codeHash, PROJECT_ROOT } from './environment.ts';
 import { describeHardware, hardwareClassOf } from './hardware.ts';
@@ -339,7 +339,7 @@ function listCommand(): number {
   for (const [name, p] of Object.entries(MODEL_PRESETS)) {
     out.push(`  ${name.padEnd(16)} ${p.nLayer} layers, ${p.nHead} heads, width ${p.nEmbd}, context ${p.blockSize}, batch ${p.batchSize}`);
   }
-  out.push('', 'Backends (auto picks the first available of tensorflow-gpu, tensorflow, wasm):');
+  out.push('', `Backends (auto picks the first that loads of ${AUTO_ORDER.join(', ')}):`);
   for (const b of describeBackends()) out.push(`  ${b.name.padEnd(16)} ${b.available ? 'available' : 'not installed'}: ${b.how}`);
   process.stdout.write(`${out.join('\n')}\n`);
   return EXIT.success;
@@ -367,7 +367,7 @@ export async function main(argv: string[]): Promise<number> {
         y
           .option('recipe', { alias: 'r', type: 'string', default: 'baseline', describe: 'recipes to compose, in order: a,b,c; options as name:key=value (muon:lr=0.04)' })
           .option('track', { alias: 't', type: 'string', default: 'brown-char', describe: 'brown-char | text:<file> | shards:<dir>' })
-          .option('backend', { alias: 'b', type: 'string', default: 'auto', describe: `engine: ${BACKEND_NAMES.join(' | ')}` })
+          .option('backend', { alias: 'b', type: 'string', default: 'auto', describe: `engine: ${BACKEND_NAMES.join(' | ')} (auto: the first that loads of ${AUTO_ORDER.join(', ')})` })
           .option('seed', { coerce: numberFlag('seed'), default: 0, describe: 'seed of the initialization and the data order' })
           .option('steps', { coerce: numberFlag('steps'), describe: 'step budget (override: run becomes unofficial)' })
           .option('max-time', { coerce: numberFlag('max-time'), describe: 'train-clock budget in seconds (override: unofficial)' })

@@ -1,8 +1,8 @@
 /**
- * Engine selection. `auto` picks the fastest backend that loads here:
- * tensorflow-gpu (if it sees a GPU) > webgpu (on a hardware adapter only) > native (when its addon is built) >
- * tensorflow > wasm. The tfjs-node packages download libtensorflow at
- * install time, so they are optional dependencies: on a machine without internet they are simply absent.
+ * Engine selection, from one table of backends (BACKENDS below). `auto` picks the fastest that loads here, in
+ * AUTO_ORDER: tensorflow-gpu (if it sees a GPU) > webgpu (on a hardware adapter only) > native (when its addon is
+ * built) > tensorflow > wasm. The tfjs-node packages download libtensorflow at install time, so they are optional
+ * dependencies: on a machine without internet they are simply absent.
  */
 import * as os from 'node:os';
 import { createRequire } from 'node:module';
@@ -146,10 +146,9 @@ async function loadWebgpu(): Promise<BackendInfo> {
 
 /** auto: webgpu only on a hardware adapter; a software one would be slower than wasm. */
 async function loadHardwareWebgpu(): Promise<BackendInfo> {
-  if (!webgpuInstalled()) throw new Error('webgpu not installed');
-  if (!gpuDevicePresent()) throw new Error('no GPU device here');
+  if (!gpuDevicePresent()) throw new Unavailable('no GPU device here');
   const adapter = await probeWebgpu();
-  if (adapter.software) throw new Error('software adapter');
+  if (adapter.software) throw new Unavailable('only a software adapter');
   return loadWebgpu();
 }
 
@@ -194,6 +193,93 @@ export interface BackendOptions {
   threads?: number;
 }
 
+/** A backend that cannot run here for an expected reason (no GPU, a software adapter): `auto` moves on quietly. */
+class Unavailable extends Error {}
+
+interface BackendEntry {
+  /** Place in `auto`'s order, first = 1; absent: `auto` never picks it. */
+  autoRank?: number;
+  /** Whether its packages or build are here (cheap: starts nothing). */
+  installed(): boolean;
+  /** What `speedrun list` says about it on this machine. */
+  describe(): string;
+  load(threads: number): Promise<BackendInfo>;
+  /** What `auto` loads, when that differs from an explicit request (webgpu: hardware adapters only). */
+  loadForAuto?(threads: number): Promise<BackendInfo>;
+}
+
+/** Every backend, once: loading, `auto`'s order, `speedrun list` and the help text all come from here. */
+const BACKENDS: Record<BackendName, BackendEntry> = {
+  'tensorflow-gpu': {
+    autoRank: 1,
+    installed: () => isInstalled(NODE_PACKAGES['tensorflow-gpu']),
+    describe: () => (isInstalled(NODE_PACKAGES['tensorflow-gpu']) ? 'installed (needs CUDA 11.2 + cuDNN 8)' : 'npm install @tensorflow/tfjs-node-gpu (downloads libtensorflow)'),
+    load: () => loadNode('tensorflow-gpu'),
+  },
+  webgpu: {
+    autoRank: 2,
+    installed: webgpuInstalled,
+    describe: () =>
+      !webgpuInstalled()
+        ? 'npm install webgpu (Dawn, prebuilt)'
+        : gpuDevicePresent()
+          ? `installed (Dawn); a GPU device is present (auto tries it); needs a Vulkan adapter: ${WEBGPU_INSTALL_HINT}`
+          : 'installed (Dawn); no GPU device here, so auto skips it; --backend webgpu runs on software Vulkan, if installed, for correctness only',
+    load: () => loadWebgpu(),
+    loadForAuto: () => loadHardwareWebgpu(),
+  },
+  native: {
+    autoRank: 3,
+    installed: nativeBuilt,
+    describe: () => (nativeBuilt() ? 'built: wasm with OpenBLAS matrix products' : NATIVE_INSTALL_HINT),
+    load: (threads) => loadNative(threads),
+  },
+  tensorflow: {
+    autoRank: 4,
+    installed: () => isInstalled(NODE_PACKAGES.tensorflow),
+    describe: () => (isInstalled(NODE_PACKAGES.tensorflow) ? 'installed' : 'npm install @tensorflow/tfjs-node (downloads libtensorflow)'),
+    load: () => loadNode('tensorflow'),
+  },
+  wasm: {
+    autoRank: 5,
+    installed: () => true,
+    describe: () => `embedded default, XNNPACK with ${os.availableParallelism()} threads`,
+    load: (threads) => loadWasm(threads),
+  },
+  cpu: {
+    installed: () => true,
+    describe: () => 'embedded, pure JavaScript (slow; for tests)',
+    load: () => loadCpu(),
+  },
+};
+
+/** The backends `auto` tries, in order. */
+export const AUTO_ORDER: readonly BackendName[] = (Object.keys(BACKENDS) as BackendName[])
+  .filter((name) => BACKENDS[name].autoRank !== undefined)
+  .sort((a, b) => BACKENDS[a].autoRank! - BACKENDS[b].autoRank!);
+
+/** The first backend of `auto`'s order that loads; an installed one that fails for another reason says why in a note. */
+async function loadAuto(threads: number): Promise<BackendInfo> {
+  const skipped: string[] = [];
+  for (const name of AUTO_ORDER) {
+    const entry = BACKENDS[name];
+    if (!entry.installed()) continue;
+    try {
+      const info = await (entry.loadForAuto ?? entry.load)(threads);
+      const notes = [...skipped.map((why) => `auto skipped ${why}`), ...(info.note ? [info.note] : [])];
+      return notes.length > 0 ? { ...info, note: notes.join('; ') } : info;
+    } catch (error) {
+      if (error instanceof Unavailable) continue;
+      if (error instanceof UserError) {
+        skipped.push(`${name} (${firstLine(error)})`);
+        continue;
+      }
+      throw error; // a bug, not an unavailable backend
+    }
+  }
+  throw new UserError(`no backend loaded here (${skipped.join('; ')})`);
+}
+
 /** Initializes a backend once per process; asking again for the same one returns the same info. */
 export async function useBackend(request: BackendRequest, options: BackendOptions = {}): Promise<BackendInfo> {
   if (!(BACKEND_NAMES as readonly string[]).includes(request)) {
@@ -202,59 +288,15 @@ export async function useBackend(request: BackendRequest, options: BackendOption
   if (active && (request === 'auto' || request === active.name)) return active;
   if (active) throw new UserError(`backend '${active.name}' is already initialized in this process; cannot switch to '${request}'`);
   const threads = options.threads ?? os.availableParallelism();
-  let info: BackendInfo;
-  if (request === 'auto') {
-    info =
-      (await tryLoad(() => loadNode('tensorflow-gpu'))) ??
-      (await tryLoad(loadHardwareWebgpu)) ??
-      (nativeBuilt() ? await tryLoad(() => loadNative(threads)) : undefined) ??
-      (await tryLoad(() => loadNode('tensorflow'))) ??
-      (await loadWasm(threads));
-  } else if (request === 'tensorflow-gpu' || request === 'tensorflow') {
-    info = await loadNode(request);
-  } else if (request === 'webgpu') {
-    info = await loadWebgpu();
-  } else if (request === 'native') {
-    info = await loadNative(threads);
-  } else if (request === 'wasm') {
-    info = await loadWasm(threads);
-  } else {
-    info = await loadCpu();
-  }
+  const info = request === 'auto' ? await loadAuto(threads) : await BACKENDS[request].load(threads);
   await tf.ready();
   active = info;
   return info;
 }
 
-async function tryLoad(load: () => Promise<BackendInfo>): Promise<BackendInfo | undefined> {
-  try {
-    return await load();
-  } catch {
-    return undefined;
-  }
-}
-
 /** For `speedrun list`: which backends can load here, without initializing any of them. */
 export function describeBackends(): { name: BackendName; available: boolean; how: string }[] {
-  // webgpu's line says whether the package is there; whether an adapter exists needs Dawn started (`--backend webgpu`).
-  const gpu = isInstalled(NODE_PACKAGES['tensorflow-gpu']);
-  const node = isInstalled(NODE_PACKAGES.tensorflow);
-  return [
-    { name: 'tensorflow-gpu', available: gpu, how: gpu ? 'installed (needs CUDA 11.2 + cuDNN 8)' : 'npm install @tensorflow/tfjs-node-gpu (downloads libtensorflow)' },
-    {
-      name: 'webgpu',
-      available: webgpuInstalled(),
-      how: !webgpuInstalled()
-        ? 'npm install webgpu (Dawn, prebuilt)'
-        : gpuDevicePresent()
-          ? `installed (Dawn); a GPU device is present (auto tries it); needs a Vulkan adapter: ${WEBGPU_INSTALL_HINT}`
-          : 'installed (Dawn); no GPU device here, so auto skips it; --backend webgpu runs on software Vulkan, if installed, for correctness only',
-    },
-    { name: 'native', available: nativeBuilt(), how: nativeBuilt() ? 'built: wasm with OpenBLAS matrix products' : NATIVE_INSTALL_HINT },
-    { name: 'tensorflow', available: node, how: node ? 'installed' : 'npm install @tensorflow/tfjs-node (downloads libtensorflow)' },
-    { name: 'wasm', available: true, how: `embedded default, XNNPACK with ${os.availableParallelism()} threads` },
-    { name: 'cpu', available: true, how: 'embedded, pure JavaScript (slow; for tests)' },
-  ];
+  return (Object.keys(BACKENDS) as BackendName[]).map((name) => ({ name, available: BACKENDS[name].installed(), how: BACKENDS[name].describe() }));
 }
 
 export function firstLine(error: unknown): string {
