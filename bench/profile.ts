@@ -9,7 +9,7 @@ import { BatchSampler } from '../harness/data/tokens.ts';
 import { defaultParts, GPT } from '../harness/model.ts';
 import { engineFor } from '../harness/ops.ts';
 import { resolveRun } from '../harness/run.ts';
-import { trainStep } from '../harness/train.ts';
+import { trainStep } from '../harness/replica.ts';
 
 const [recipe = 'baseline', backend = 'wasm', stepsArg = '10'] = process.argv.slice(2);
 const plan = await resolveRun({ recipe, track: 'brown-char', backend: backend as BackendRequest, seed: 0 });

@@ -104,6 +104,9 @@ export function combineOptimizers(parts: Optimizer[]): Optimizer {
 }
 
 /** Scales gradients so their global L2 norm is at most maxNorm; returns the clipped grads and the norm (pre-clip). */
+/** The factor gradients are multiplied by to clip them to maxNorm (1: no clipping); clipByGlobalNorm's formula. */
+export const clipScale = (norm: number, maxNorm: number): number => (maxNorm > 0 ? Math.min(1, maxNorm / (norm + 1e-6)) : 1);
+
 export function clipByGlobalNorm(
   grads: Record<string, tf.Tensor>,
   maxNorm: number,
@@ -111,7 +114,7 @@ export function clipByGlobalNorm(
   const names = Object.keys(grads);
   const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]!))))) as tf.Scalar;
   if (maxNorm <= 0) return { grads, norm };
-  const scale = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
+  const scale = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6))); // clipScale, on the device
   return { grads: Object.fromEntries(names.map((n) => [n, tf.mul(grads[n]!, scale)])), norm };
 }
 

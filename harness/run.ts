@@ -18,6 +18,7 @@ import { describeHardware, type HardwareFingerprint } from './hardware.ts';
 import { createBundle, writeBundle } from './store/bundle.ts';
 import type { ResultsStore } from './store/database.ts';
 import { composeRecipes, type ComposedRecipes } from './recipe.ts';
+import { LocalReplica, type ReplicaFactory } from './replica.ts';
 import { resolveTrack, trackId, type Track } from './tracks.ts';
 import { train, type EvalPoint, type RunStatus, type TrainObserver, type TrainOutcome } from './train.ts';
 import { resolveRecipes } from '../recipes/index.ts';
@@ -222,6 +223,12 @@ export interface RunHooks {
   onStart?(plan: RunPlan, runDir: string): void;
 }
 
+/** One replica in this thread, or a pool of data-parallel workers, each resolving the plan's spec for itself. */
+function replicaFactory(plan: RunPlan): ReplicaFactory {
+  if (plan.workers <= 1) return LocalReplica.factory;
+  return async (input) => (await import('./parallel/pool.ts')).WorkerPool.start(input, { workers: plan.workers, comms: plan.recipes.comms, ...plan.spec });
+}
+
 export async function executeRun(plan: RunPlan, request: Pick<RunRequest, 'outDir' | 'mllog'>, hooks: RunHooks = {}): Promise<RunRecord> {
   const wallStart = performance.now();
   const resultsDir = request.outDir ?? defaultResultsDir();
@@ -272,7 +279,7 @@ export async function executeRun(plan: RunPlan, request: Pick<RunRequest, 'outDi
       events,
       observer,
       signal: hooks.signal,
-      parallel: plan.workers > 1 ? { workers: plan.workers, comms: plan.recipes.comms, ...plan.spec } : undefined,
+      replica: replicaFactory(plan),
     });
   } catch (error) {
     store?.abandonRun(plan.runId, `crashed: ${(error as Error).message}`);

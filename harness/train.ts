@@ -8,19 +8,10 @@
  *    and every evaluation, as in modded-nanogpt; wall time covers everything and is stored too.
  * Time to target = train clock at the first evaluation whose loss is <= the target.
  */
-import * as tf from '@tensorflow/tfjs-core';
-import type { BackendInfo } from './backends/index.ts';
-import type { RunConfig } from './config.ts';
-import { BatchSampler, evalBatches, type Batch, type TokenData } from './data/tokens.ts';
 import { collectGarbage } from './gc.ts';
 import type { EventSink } from './events.ts';
-import { defaultParts, GPT, type ParamTable } from './model.ts';
-import { engineFor } from './ops.ts';
-import { clipAndStep, type Optimizer } from './optim.ts';
-import { setMatMulPrecision } from './backends/nativeBlas.ts';
+import type { ReplicaFactory, ReplicaInput, StepResult } from './replica.ts';
 import { median } from './stats.ts';
-import type { ComposedRecipes } from './recipe.ts';
-import type { ParallelOptions } from './parallel/pool.ts';
 
 export type RunStatus = 'success' | 'budget_exhausted' | 'diverged' | 'aborted';
 
@@ -67,89 +58,12 @@ export interface TrainObserver {
   onEval?(point: EvalPoint): void;
 }
 
-export interface TrainInput {
-  config: RunConfig;
-  data: TokenData;
-  recipes: ComposedRecipes;
-  backend: BackendInfo;
+export interface TrainInput extends ReplicaInput {
   events: EventSink;
   observer?: TrainObserver;
   signal?: AbortSignal;
-  /** Data-parallel training in worker threads (harness/parallel/): absent or workers 1 = this thread. */
-  parallel?: ParallelOptions;
-}
-
-/** What one optimizer step reports, whoever ran it. */
-export interface StepResult {
-  loss: number;
-  gradNorm: number;
-  /** Data-parallel only: time in the gradient exchange and bytes written to shared memory, per worker. */
-  commMs?: number;
-  commBytes?: number;
-  /** Data-parallel only: the worker whose loss was not finite, when one was not. */
-  badWorker?: number;
-}
-
-/**
- * The model and its optimizer, as the training loop drives them: here in this thread (LocalReplica) or as a
- * pool of data-parallel workers (harness/parallel/pool.ts). The loop, the clock and the rules are the same.
- */
-export interface Replica {
-  readonly parameters: number;
-  readonly optimizer: string;
-  /** One step whose effect on the weights is undone; compiles and prepares every kernel. */
-  warmup(lrFactor: number): Promise<void>;
-  step(lrFactor: number, step: number): Promise<StepResult>;
-  evaluate(): Promise<number>;
-  dispose(): Promise<void>;
-}
-
-/**
- * Mean validation loss over fixed batches. Reads are asynchronous (`data()`), which every backend supports;
- * WebGPU in Node has no synchronous read. Each batch's loss is read before the next starts, so no more than one
- * batch's activations are alive at a time.
- */
-export async function evaluate(model: GPT, batches: Batch[]): Promise<number> {
-  let total = 0;
-  let count = 0;
-  for (const b of batches) {
-    const loss = model.loss(b.inputs, b.targets, b.batchSize, b.seqLen);
-    total += (await loss.data())[0]! * b.batchSize * b.seqLen;
-    count += b.batchSize * b.seqLen;
-    loss.dispose();
-  }
-  return total / count;
-}
-
-/** One optimizer step (gradient accumulation, clipping, update, hooks). Resolves to [loss, grad norm]. */
-export async function trainStep(
-  model: GPT,
-  optimizer: Optimizer,
-  next: () => Batch,
-  config: RunConfig,
-  lrFactor: number,
-  afterStep: () => void,
-): Promise<[number, number]> {
-  const { gradAccumSteps, gradClip } = config.train;
-  const variables = model.variables();
-  const summary = tf.tidy(() => {
-    let lossSum: tf.Tensor = tf.scalar(0);
-    let gradSum: Record<string, tf.Tensor> = {};
-    for (let micro = 0; micro < gradAccumSteps; micro++) {
-      const batch = next();
-      const { value, grads: byVariable } = tf.variableGrads(() => model.loss(batch.inputs, batch.targets, batch.batchSize, batch.seqLen), variables);
-      const grads = model.byParamName(byVariable);
-      lossSum = tf.add(lossSum, value);
-      gradSum = micro === 0 ? grads : Object.fromEntries(Object.entries(grads).map(([n, g]) => [n, tf.add(gradSum[n]!, g)]));
-    }
-    if (gradAccumSteps > 1) gradSum = Object.fromEntries(Object.entries(gradSum).map(([n, g]) => [n, tf.div(g, gradAccumSteps)]));
-    const norm = clipAndStep(optimizer, gradSum, lrFactor, gradClip);
-    return tf.stack([tf.div(lossSum, gradAccumSteps), norm]);
-  });
-  afterStep();
-  const [loss, norm] = await summary.data(); // the device sync that closes the step
-  summary.dispose();
-  return [loss!, norm!];
+  /** Builds what is trained: one replica in this thread, or a pool of data-parallel workers (run.ts decides). */
+  replica: ReplicaFactory;
 }
 
 const median0 = (xs: number[]): number => (xs.length === 0 ? 0 : median(xs));
@@ -157,88 +71,13 @@ const median0 = (xs: number[]): number => (xs.length === 0 ? 0 : median(xs));
 /** Lets signal handlers (Ctrl-C) and the progress bar's timers run between steps. */
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** The warm-up step draws its own batch (not the run's first), from this seed. */
-export const warmupSeed = (config: RunConfig): number => config.train.seed + 1_000_003;
-
-/** Runs fn (the warm-up step), then puts every weight back as it was: the measured run starts from the init. */
-export async function withWeightsRestored(params: ParamTable, fn: () => Promise<unknown>): Promise<void> {
-  const snapshot = new Map([...params].map(([name, p]) => [name, tf.clone(p.variable)]));
-  try {
-    await fn();
-  } finally {
-    for (const [name, value] of snapshot) {
-      params.get(name)!.variable.assign(value);
-      value.dispose();
-    }
-  }
-}
-
-/** Training in this thread: the model, its optimizer and the seeded sampler. */
-class LocalReplica implements Replica {
-  private readonly model: GPT;
-  private optimizerInstance: Optimizer;
-  private sampler: BatchSampler;
-  private readonly valBatches: Batch[];
-
-  constructor(private readonly input: TrainInput) {
-    const { config, data, recipes, backend } = input;
-    this.model = new GPT(config.model, recipes.parts(defaultParts), engineFor(backend), config.train.seed);
-    setMatMulPrecision('fp32'); // every run starts with fp32 products; a recipe may change that
-    recipes.onInit(this.model.params);
-    // Evaluate in training-sized batches: wasm's heap never shrinks, so a bigger eval batch would set the peak.
-    this.valBatches = evalBatches(data.val, config.train.evalTokens, config.model.blockSize, config.train.batchSize);
-    this.optimizerInstance = recipes.optimizer(this.model.params, config.train);
-    this.sampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, config.train.seed);
-  }
-
-  get parameters(): number {
-    return this.model.parameterCount();
-  }
-
-  get optimizer(): string {
-    return this.optimizerInstance.name;
-  }
-
-  async warmup(lrFactor: number): Promise<void> {
-    // One full step and one evaluation batch compile/prepare every kernel; then the weights are restored and the
-    // optimizer (with its state) is thrown away, so the measured run starts exactly from the init.
-    const { config, data, recipes } = this.input;
-    const { model } = this;
-    const warmupSampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, warmupSeed(config));
-    await withWeightsRestored(model.params, async () => {
-      await trainStep(model, this.optimizerInstance, () => warmupSampler.next(), config, lrFactor, () => recipes.afterStep(model.params, 0));
-    });
-    this.optimizerInstance.dispose();
-    await evaluate(model, this.valBatches.slice(0, 1));
-    this.optimizerInstance = recipes.optimizer(model.params, config.train);
-    this.sampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, config.train.seed);
-  }
-
-  async step(lrFactor: number, step: number): Promise<StepResult> {
-    const { model } = this;
-    const [loss, gradNorm] = await trainStep(model, this.optimizerInstance, () => this.sampler.next(), this.input.config, lrFactor, () =>
-      this.input.recipes.afterStep(model.params, step),
-    );
-    return { loss, gradNorm };
-  }
-
-  evaluate(): Promise<number> {
-    return evaluate(this.model, this.valBatches);
-  }
-
-  async dispose(): Promise<void> {
-    this.optimizerInstance.dispose();
-    this.model.dispose();
-  }
-}
-
 export async function train(input: TrainInput): Promise<TrainOutcome> {
   const { config, recipes, events, observer, signal } = input;
   const { model: modelCfg, train: trainCfg } = config;
   const initStart = performance.now();
   events.emit('INTERVAL_START', 'init_start', null);
-  const workers = input.parallel?.workers ?? 1;
-  const replica: Replica = workers > 1 ? await (await import('./parallel/pool.ts')).WorkerPool.start(input, input.parallel!) : new LocalReplica(input);
+  const replica = await input.replica(input);
+  const workers = replica.workers;
   const tokensPerStep = trainCfg.batchSize * modelCfg.blockSize * trainCfg.gradAccumSteps;
   const schedule = recipes.lrSchedule(trainCfg);
   const initMs = performance.now() - initStart;
@@ -353,7 +192,7 @@ export async function train(input: TrainInput): Promise<TrainOutcome> {
     parameters: replica.parameters,
     optimizer: replica.optimizer,
     ...(workers > 1
-      ? { parallel: { workers, comms: input.parallel!.comms, commMsPerStep: median0(commMs), commBytesPerStep: median0(commBytes) } }
+      ? { parallel: { workers, comms: replica.comms ?? 'allreduce', commMsPerStep: median0(commMs), commBytesPerStep: median0(commBytes) } }
       : {}),
   };
   events.emit('INTERVAL_END', 'run_stop', finalStatus, {

@@ -15,7 +15,7 @@ import { webgpuInstalled } from '../harness/backends/webgpu.ts';
 import { BatchSampler } from '../harness/data/tokens.ts';
 import { defaultParts, GPT } from '../harness/model.ts';
 import { engineFor } from '../harness/ops.ts';
-import { evaluate, trainStep } from '../harness/train.ts';
+import { evaluate, trainStep } from '../harness/replica.ts';
 import { fixtureTextFile, microPlan, ROOT, runCli, tempDir } from './utils.ts';
 
 const required = process.env.SPEEDRUN_REQUIRE_WEBGPU === '1';

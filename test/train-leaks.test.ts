@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BatchSampler } from '../harness/data/tokens.ts';
 import { defaultParts, GPT } from '../harness/model.ts';
 import { engineFor } from '../harness/ops.ts';
-import { trainStep } from '../harness/train.ts';
+import { trainStep } from '../harness/replica.ts';
 import { microPlan } from './utils.ts';
 
 test('live tensors after step 10 equal those after step 40 (no leaks)', async () => {

@@ -12,7 +12,7 @@ import type { BackendRequest } from '../backends/index.ts';
 import { PROJECT_ROOT } from '../environment.ts';
 import { UserError } from '../errors.ts';
 import { defaultParts } from '../model.ts';
-import type { Replica, StepResult, TrainInput } from '../train.ts';
+import type { Replica, ReplicaInput, StepResult } from '../replica.ts';
 import { createSharedComms, type CommsVariant } from './comms.ts';
 import type { PoolMessage, WorkerReply, WorkerSetup } from './worker.ts';
 
@@ -34,12 +34,19 @@ export class WorkerPool implements Replica {
   private pending = new Map<number, { resolve(r: WorkerReply): void; reject(e: Error): void }>();
 
   private constructor(
-    private readonly workers: Worker[],
+    private readonly threads: Worker[],
     readonly parameters: number,
     readonly optimizer: string,
-  ) {}
+    comms: CommsVariant,
+  ) {
+    this.workers = threads.length;
+    this.comms = comms;
+  }
 
-  static async start(input: TrainInput, options: ParallelOptions): Promise<WorkerPool> {
+  readonly workers: number;
+  readonly comms: string;
+
+  static async start(input: ReplicaInput, options: ParallelOptions): Promise<WorkerPool> {
     const { config } = input;
     const { workers: n } = options;
     if (config.train.gradAccumSteps !== 1) throw new UserError('--workers cannot be combined with --grad-accum (each worker already takes a share of the batch)');
@@ -52,7 +59,7 @@ export class WorkerPool implements Replica {
     });
     const ready = await Promise.all(workers.map((w, rank) => WorkerPool.firstReply(w, rank)));
     const first = ready[0] as Extract<WorkerReply, { type: 'ready' }>;
-    const pool = new WorkerPool(workers, first.parameters, first.optimizer);
+    const pool = new WorkerPool(workers, first.parameters, first.optimizer, options.comms);
     workers.forEach((w, rank) => pool.listen(w, rank));
     return pool;
   }
@@ -70,7 +77,7 @@ export class WorkerPool implements Replica {
       this.failure = new Error(`worker ${rank} failed: ${why}`);
       for (const p of this.pending.values()) p.reject(this.failure);
       this.pending.clear();
-      for (const w of this.workers) void w.terminate(); // peers would wait at the barrier until its timeout
+      for (const w of this.threads) void w.terminate(); // peers would wait at the barrier until its timeout
     };
     worker.on('message', (m: WorkerReply) => {
       if (m.type === 'error') return fail(m.message);
@@ -88,12 +95,12 @@ export class WorkerPool implements Replica {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.pending.set(rank, { resolve, reject });
-      this.workers[rank]!.postMessage(message);
+      this.threads[rank]!.postMessage(message);
     });
   }
 
   private all(message: PoolMessage): Promise<WorkerReply[]> {
-    return Promise.all(this.workers.map((_, rank) => this.request(rank, message)));
+    return Promise.all(this.threads.map((_, rank) => this.request(rank, message)));
   }
 
   async warmup(lrFactor: number): Promise<void> {
@@ -121,6 +128,6 @@ export class WorkerPool implements Replica {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(this.threads.map((w) => w.terminate()));
   }
 }

@@ -8,14 +8,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend, type BackendRequest } from '../backends/index.ts';
 import type { RunConfig } from '../config.ts';
-import { BatchSampler, evalBatches, type Batch } from '../data/tokens.ts';
-import { defaultParts, GPT } from '../model.ts';
-import { engineFor } from '../ops.ts';
-import { clipAndStep, type Optimizer } from '../optim.ts';
-import { setMatMulPrecision } from '../backends/nativeBlas.ts';
+import type { BatchSampler, Batch } from '../data/tokens.ts';
+import { clipAndStep, clipScale } from '../optim.ts';
 import { composeRecipes } from '../recipe.ts';
+import { ReplicaCore } from '../replica.ts';
 import { resolveTrack } from '../tracks.ts';
-import { evaluate, warmupSeed, withWeightsRestored } from '../train.ts';
 import { resolveRecipes } from '../../recipes/index.ts';
 import { WorkerComms, type SharedComms } from './comms.ts';
 import { collectGarbage } from '../gc.ts';
@@ -69,24 +66,22 @@ async function main(): Promise<void> {
   const backend = await useBackend(setup.backend, { threads: 1 });
   const data = resolveTrack(setup.track).load();
   const recipes = composeRecipes(resolveRecipes(setup.recipe));
-  const model = new GPT(config.model, recipes.parts(defaultParts), engineFor(backend), config.train.seed);
-  setMatMulPrecision('fp32'); // every run starts with fp32 products; a recipe may change that
-  recipes.onInit(model.params);
   const comms = new WorkerComms(setup.comms, rank);
   const names = setup.comms.names;
   const sharded = setup.comms.variant === 'sharded';
-  // ZeRO-1: each worker keeps optimizer state for its own parameters only.
-  const ownedTable = () => new Map([...model.params].filter(([name]) => !sharded || comms.owner[names.indexOf(name)] === rank));
-  const valBatches = evalBatches(data.val, config.train.evalTokens, config.model.blockSize, config.train.batchSize);
+  // The same replica as a single-worker run (replica.ts); ZeRO-1 keeps optimizer state for this worker's own
+  // parameters only.
+  const core = new ReplicaCore({ config, data, recipes, backend }, (model) =>
+    new Map([...model.params].filter(([name]) => !sharded || comms.owner[names.indexOf(name)] === rank)),
+  );
+  const { model } = core;
   const [faultKind, faultAt] = (setup.fault ?? '').split('@');
   const [faultRank, faultStep] = (faultAt ?? '').split(':').map(Number);
 
-  const step = async (optimizer: Optimizer, sampler: BatchSampler, lrFactor: number, stepIndex: number, warm = false): Promise<WorkerReply> => {
+  const step = async (sampler: BatchSampler, lrFactor: number, stepIndex: number, warm = false): Promise<WorkerReply> => {
     const faultHere = !warm && faultRank === rank && faultStep === stepIndex;
     if (faultKind === 'crash' && faultHere) throw new Error(`injected crash at step ${stepIndex}`);
-    const batch = slice(sampler.next(), rank, setup.comms.workers);
-    const { value, grads: byVariable } = tf.variableGrads(() => model.loss(batch.inputs, batch.targets, batch.batchSize, batch.seqLen), model.variables());
-    const grads = model.byParamName(byVariable);
+    const { loss: value, grads } = core.gradients(slice(sampler.next(), rank, setup.comms.workers));
     let loss = (await value.data())[0]!;
     if (faultKind === 'nan' && faultHere) loss = Number.NaN;
     const arrays = names.map((n) => valuesOf(grads[n]!)); // views: the gradients stay alive until exchanged
@@ -99,7 +94,7 @@ async function main(): Promise<void> {
       Object.values(grads).forEach((g) => g.dispose());
       const normTensor = tf.tidy(() => {
         const averaged = Object.fromEntries(names.map((n, i) => [n, tf.tensor(mean[i]!, shapes[i])]));
-        return clipAndStep(optimizer, averaged, lrFactor, config.train.gradClip);
+        return clipAndStep(core.optimizer, averaged, lrFactor, config.train.gradClip);
       });
       gradNorm = (await normTensor.data())[0]!;
       normTensor.dispose();
@@ -108,11 +103,10 @@ async function main(): Promise<void> {
       const scattered = comms.reduceScatterMean(arrays);
       Object.values(grads).forEach((g) => g.dispose());
       gradNorm = scattered.globalNorm;
-      // The same clipping as clipByGlobalNorm, from the exchanged global norm.
-      const scale = config.train.gradClip > 0 ? Math.min(1, config.train.gradClip / (gradNorm + 1e-6)) : 1;
+      const scale = clipScale(gradNorm, config.train.gradClip); // the exchange computed the global norm
       tf.tidy(() => {
         const owned = Object.fromEntries([...scattered.owned].map(([i, g]) => [names[i]!, tf.mul(tf.tensor(g, shapes[i]), scale)]));
-        optimizer.step(owned, lrFactor);
+        core.optimizer.step(owned, lrFactor);
       });
       const updated = new Map([...scattered.owned.keys()].map((i) => [i, valuesOf(model.params.get(names[i]!)!.variable)] as const));
       const gathered = comms.allGather(updated);
@@ -121,37 +115,28 @@ async function main(): Promise<void> {
       commBytes = scattered.stats.bytes + gathered.stats.bytes;
     }
     value.dispose();
-    recipes.afterStep(model.params, stepIndex);
+    core.afterStep(stepIndex);
     return { type: 'stepped', loss, gradNorm, commMs, commBytes };
   };
 
-  let optimizer = recipes.optimizer(ownedTable(), config.train);
-  let sampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, config.train.seed);
-  reply({ type: 'ready', parameters: model.parameterCount(), optimizer: optimizer.name, names, sizes: setup.comms.sizes });
+  reply({ type: 'ready', parameters: model.parameterCount(), optimizer: core.optimizer.name, names, sizes: setup.comms.sizes });
 
   port.on('message', (message: PoolMessage) => {
     const handle = async (): Promise<WorkerReply | undefined> => {
       switch (message.type) {
-        case 'warmup': {
-          // As train.ts: one full step (comms included), then weights restored and the optimizer discarded.
-          const warmupSampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, warmupSeed(config));
-          await withWeightsRestored(model.params, () => step(optimizer, warmupSampler, message.lrFactor, 0, true));
-          optimizer.dispose();
-          if (rank === 0) await evaluate(model, valBatches.slice(0, 1));
-          optimizer = recipes.optimizer(ownedTable(), config.train);
-          sampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, config.train.seed);
+        case 'warmup':
+          // The replica's warm-up (comms included); worker 0 evaluates the batch, the replicas being identical.
+          await core.warmup((sampler) => step(sampler, message.lrFactor, 0, true), rank === 0);
           return { type: 'warm' };
-        }
         case 'step':
-          return step(optimizer, sampler, message.lrFactor, message.step);
+          return step(core.sampler, message.lrFactor, message.step);
         case 'eval': {
-          const valLoss = await evaluate(model, valBatches);
+          const valLoss = await core.evaluate();
           collectGarbage(); // as the main thread does (harness/gc.ts)
           return { type: 'evaluated', valLoss };
         }
         case 'stop':
-          optimizer.dispose();
-          model.dispose();
+          core.dispose();
           port.close();
           return undefined;
       }
