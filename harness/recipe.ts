@@ -2,7 +2,9 @@
  * The Recipe contract. A recipe is a factory returning `{ name, description, source, ...hooks }` (vite's plugin
  * shape): every hook is optional, per-run state lives in the factory's closure, and recipes never edit the core.
  * `composeRecipes` below is the one place that decides how several recipes combine: hooks run in the order the
- * user listed the recipes (`--recipe a,b,c`), each transform receiving what the previous ones produced.
+ * user listed the recipes (`--recipe a,b,c`), recipes marked `enforce: 'pre'` before the others and 'post' after
+ * them, each transform receiving what the previous ones produced. Which model parts a recipe replaces is
+ * declared (`replaces`), so "is this part still the core's?" is a question about declarations, not identities.
  */
 import type { BackendInfo } from './backends/index.ts';
 import type { RunConfig, TrainConfig } from './config.ts';
@@ -34,15 +36,26 @@ export interface Recipe {
    * this recipe does not speed anything up on this backend.
    */
   notes?(backend: BackendInfo): string[];
+  /**
+   * Where this recipe's hooks run among the others (vite's `enforce`): 'pre' recipes first, then the rest, then
+   * 'post' ones, each group in the order the user listed them. Decided in composeRecipes alone.
+   */
+  enforce?: 'pre' | 'post';
+  /** The model parts its `model` hook replaces (declared, and checked when the model is built). */
+  replaces?: readonly PartName[];
   /** Adjusts the run configuration (learning rate, schedule, batch...). Runs before the model is built. */
   config?(config: RunConfig): RunConfig;
   /**
    * Replaces or wraps parts of the model (normalization, attention scores and scale, residual update, MLP,
-   * position encoding, logits, parameters and their groups). Receives the parts composed so far.
+   * position encoding, logits, parameters and their groups). Receives the parts composed so far, and what the
+   * whole set of recipes declares: `isCore(part)` is true when no other recipe of the run replaces that part.
    */
-  model?(parts: GPTParts): GPTParts;
-  /** Builds the optimizer; `previous` builds what the earlier recipes (or the default AdamW) would. */
-  optimizer?(previous: OptimizerFactory): OptimizerFactory;
+  model?(parts: GPTParts, info: PartsInfo): GPTParts;
+  /**
+   * Builds the optimizer; `previous` builds what the earlier recipes would (`info.previousIsCore`: no earlier
+   * recipe has an optimizer hook, so `previous` is the core's AdamW).
+   */
+  optimizer?(previous: OptimizerFactory, info: OptimizerInfo): OptimizerFactory;
   /** Returns the LR multiplier schedule; `previous` is what the earlier recipes (or the config) give. */
   lrSchedule?(train: TrainConfig, previous: LrSchedule): LrSchedule;
   /** Runs on the weights once after initialization, before the warm-up step and step 0. */
@@ -57,6 +70,23 @@ export interface Recipe {
    * recipe may set it; without one, workers use the per-tensor fp32 all-reduce.
    */
   comms?: CommsVariant;
+  /**
+   * Called once when the run's replica is disposed (after its last step, or after an error): releases what the
+   * recipe holds for the run (tensors it cached, process settings it changed).
+   */
+  teardown?(): void;
+}
+
+export type PartName = keyof GPTParts;
+
+export interface PartsInfo {
+  /** No other recipe of this run replaces the part: it is (or, for this recipe, was) the core's own. */
+  isCore(part: PartName): boolean;
+}
+
+export interface OptimizerInfo {
+  /** No recipe before this one has an optimizer hook: `previous` is the core's AdamW. */
+  previousIsCore: boolean;
 }
 
 /** Everything the trainer needs from an ordered list of recipes. */
@@ -71,6 +101,8 @@ export interface ComposedRecipes {
   afterStep(params: ParamTable, step: number): void;
   notes(backend: BackendInfo): string[];
   comms: CommsVariant;
+  /** Every recipe's teardown (the replica calls it when it is disposed). */
+  teardown(): void;
 }
 
 /** The recipe as it is recorded: its name, then any options in the order given (`muon:lr=0.04`). */
@@ -90,17 +122,32 @@ export function composeRecipes(recipes: Recipe[]): ComposedRecipes {
   }
   const comms = recipes.filter((r) => r.comms !== undefined);
   if (comms.length > 1) throw new UserError(`recipes '${comms[0]!.name}' and '${comms[1]!.name}' cannot be combined: both choose how gradients move`);
-  const optimizer = recipes.reduce<OptimizerFactory>((previous, r) => r.optimizer?.(previous) ?? previous, adamW);
+  // The one place that orders hooks: 'pre', then unmarked, then 'post', each group as listed. The run's identity
+  // (names) stays the listed order.
+  const ordered = [...recipes.filter((r) => r.enforce === 'pre'), ...recipes.filter((r) => r.enforce === undefined), ...recipes.filter((r) => r.enforce === 'post')];
+  const optimizer = ordered.reduce<OptimizerFactory>(
+    (previous, r, i) => r.optimizer?.(previous, { previousIsCore: ordered.slice(0, i).every((o) => o.optimizer === undefined) }) ?? previous,
+    adamW,
+  );
+  const partsInfo = (recipe: Recipe): PartsInfo => ({ isCore: (part) => !recipes.some((o) => o !== recipe && o.replaces?.includes(part)) });
+  const buildParts = (base: GPTParts): GPTParts =>
+    ordered.reduce((parts, r) => {
+      const next = r.model?.(parts, partsInfo(r)) ?? parts;
+      const undeclared = (Object.keys(next) as PartName[]).filter((key) => next[key] !== parts[key] && !r.replaces?.includes(key));
+      if (undeclared.length > 0) throw new Error(`recipe '${r.name}' replaces ${undeclared.join(', ')} without declaring it in 'replaces'`);
+      return next;
+    }, base);
   return {
     names,
-    config: (base) => recipes.reduce((cfg, r) => r.config?.(cfg) ?? cfg, base),
-    parts: (base) => recipes.reduce((parts, r) => r.model?.(parts) ?? parts, base),
+    config: (base) => ordered.reduce((cfg, r) => r.config?.(cfg) ?? cfg, base),
+    parts: buildParts,
     optimizer,
-    lrSchedule: (train) => recipes.reduce((s, r) => r.lrSchedule?.(train, s) ?? s, scheduleFor(train)),
-    onInit: (params) => recipes.forEach((r) => r.onInit?.(params)),
-    afterStep: (params, step) => recipes.forEach((r) => r.afterStep?.(params, step)),
+    lrSchedule: (train) => ordered.reduce((s, r) => r.lrSchedule?.(train, s) ?? s, scheduleFor(train)),
+    onInit: (params) => ordered.forEach((r) => r.onInit?.(params)),
+    afterStep: (params, step) => ordered.forEach((r) => r.afterStep?.(params, step)),
     notes: (backend) => recipes.flatMap((r) => (r.notes?.(backend) ?? []).map((n) => `${r.name}: ${n}`)),
     comms: comms[0]?.comms ?? 'allreduce',
+    teardown: () => ordered.forEach((r) => r.teardown?.()),
   };
 }
 

@@ -8,7 +8,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendInfo } from './backends/index.ts';
-import { setMatMulPrecision } from './backends/nativeBlas.ts';
 import type { RunConfig } from './config.ts';
 import { BatchSampler, evalBatches, type Batch, type TokenData } from './data/tokens.ts';
 import { defaultParts, GPT, type ParamTable } from './model.ts';
@@ -104,7 +103,6 @@ export class ReplicaCore {
   ) {
     const { config, data, recipes, backend } = input;
     this.model = new GPT(config.model, recipes.parts(defaultParts), engineFor(backend), config.train.seed);
-    setMatMulPrecision('fp32'); // every run starts with fp32 products; a recipe may change that
     recipes.onInit(this.model.params);
     // Evaluate in training-sized batches: wasm's heap never shrinks, so a bigger eval batch would set the peak.
     this.valBatches = evalBatches(data.val, config.train.evalTokens, config.model.blockSize, config.train.batchSize);
@@ -149,6 +147,7 @@ export class ReplicaCore {
   dispose(): void {
     this.optimizer.dispose();
     this.model.dispose();
+    this.input.recipes.teardown();
   }
 }
 

@@ -10,7 +10,7 @@
  */
 import { collectGarbage } from './gc.ts';
 import type { EventSink } from './events.ts';
-import type { ReplicaFactory, ReplicaInput, StepResult } from './replica.ts';
+import type { Replica, ReplicaFactory, ReplicaInput, StepResult } from './replica.ts';
 import { median } from './stats.ts';
 
 export type RunStatus = 'success' | 'budget_exhausted' | 'diverged' | 'aborted';
@@ -72,11 +72,19 @@ const median0 = (xs: number[]): number => (xs.length === 0 ? 0 : median(xs));
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export async function train(input: TrainInput): Promise<TrainOutcome> {
+  const initStart = performance.now();
+  input.events.emit('INTERVAL_START', 'init_start', null);
+  const replica = await input.replica(input);
+  try {
+    return await trainReplica(input, replica, initStart);
+  } finally {
+    await replica.dispose(); // also after an error: the recipes' teardown runs either way
+  }
+}
+
+async function trainReplica(input: TrainInput, replica: Replica, initStart: number): Promise<TrainOutcome> {
   const { config, recipes, events, observer, signal } = input;
   const { model: modelCfg, train: trainCfg } = config;
-  const initStart = performance.now();
-  events.emit('INTERVAL_START', 'init_start', null);
-  const replica = await input.replica(input);
   const workers = replica.workers;
   const tokensPerStep = trainCfg.batchSize * modelCfg.blockSize * trainCfg.gradAccumSteps;
   const schedule = recipes.lrSchedule(trainCfg);
@@ -205,6 +213,5 @@ export async function train(input: TrainInput): Promise<TrainOutcome> {
     time_to_target_ms: outcome.timeToTargetMs,
     final_val_loss: outcome.finalValLoss,
   });
-  await replica.dispose();
   return outcome;
 }

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { recipeLabel, type Recipe } from '../harness/recipe.ts';
 import { UserError } from '../harness/errors.ts';
 import { baselineRecipe } from './baseline.ts';
-import { fusedKernelsRecipe } from './fusedKernels.ts';
+import { fusedKernelsRecipe } from './fused-kernels/index.ts';
 import { commsBf16Recipe, commsBucketedRecipe, commsOverlapRecipe, commsShardedRecipe } from './comms.ts';
 import { mixedPrecisionRecipe } from './mixedPrecision.ts';
 import { MUON_DEFAULTS, muonRecipe } from './muon.ts';

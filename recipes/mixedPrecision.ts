@@ -24,7 +24,8 @@ export function mixedPrecisionRecipe(): Recipe {
       backend.name === 'native'
         ? ['bf16 matrix products (operands rounded to nearest even, fp32 accumulation), fp32 master weights and optimizer state; emulated (no sbgemm in this OpenBLAS; the bf16 dot product of this CPU has half its fp32 peak, bench/bf16-peak.c), so slower than fp32 here: it shows the numerics, not a speedup']
         : [`no bf16 matrix products on backend ${backend.name} (they exist on native); this run is the same as without the recipe`],
-    // Read by the native BatchMatMul only; a no-op elsewhere. Each run starts at fp32 (harness/train.ts).
+    // Read by the native BatchMatMul only; a no-op elsewhere. Put back when the run's replica is disposed.
     onInit: () => setMatMulPrecision('bf16'),
+    teardown: () => setMatMulPrecision('fp32'),
   };
 }

@@ -105,6 +105,7 @@ export function ngptRecipe(): Recipe {
     },
     // lr from the brown-char sweep (README): 1e-3 -> 250 steps to target, 2e-3 -> 150, 4e-3 and 8e-3 -> 100.
     config: (cfg) => ({ ...cfg, train: { ...cfg.train, weightDecay: 0, warmupSteps: 0, minLr: 0, lr: 4e-3 } }),
+    replaces: ['params', 'embed', 'norm', 'queryKey', 'attentionScale', 'residual', 'mlp', 'logits'],
     model: (parts) => ({
       ...parts,
       params: (cfg) => ngptParams(cfg.nEmbd, cfg.vocabSize, cfg.nLayer),
@@ -113,7 +114,7 @@ export function ngptRecipe(): Recipe {
       queryKey(q, k, layer, ctx) {
         const { nHead: H, nEmbd: C } = ctx.cfg;
         const sqk = tf.reshape(effective(ctx, NGPT_VECTORS.sqk, layer), [H, C / H]); // broadcast over [B, T, H, hs]
-        const [cos, sin] = rotary(ctx);
+        const [cos, sin] = rotary.tables(ctx);
         return [tf.mul(unitNorm(applyRotary(q, cos, sin)), sqk) as tf.Tensor4D, tf.mul(unitNorm(applyRotary(k, cos, sin)), sqk) as tf.Tensor4D];
       },
       attentionScale: (ctx) => Math.sqrt(ctx.cfg.nEmbd / ctx.cfg.nHead),
@@ -132,6 +133,7 @@ export function ngptRecipe(): Recipe {
     }),
     onInit: normalizeMatrices,
     afterStep: (params) => normalizeMatrices(params),
+    teardown: () => rotary.dispose(),
   };
 }
 

@@ -16,6 +16,7 @@ export function qkNormRecipe(): Recipe {
     name: 'qk-norm',
     description: 'RMS-normalize query and key head vectors before attention',
     source: 'Dehghani et al. (arXiv 2302.05442); modded-nanogpt record of 2024-10 (ReLU² + QK-norm + zero-init)',
+    replaces: ['queryKey'],
     model: (parts) => ({
       ...parts,
       queryKey(q, k, layer, ctx) {

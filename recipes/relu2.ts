@@ -11,6 +11,7 @@ export function relu2Recipe(): Recipe {
     name: 'relu2',
     description: 'squared ReLU activation in the MLP instead of GELU',
     source: 'So et al., Primer (arXiv 2109.08668); modded-nanogpt record of 2024-10',
+    replaces: ['mlp'],
     model: (parts) => ({
       ...parts,
       mlp(x, layer, ctx) {

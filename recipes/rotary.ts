@@ -30,38 +30,46 @@ export function applyRotary(x: tf.Tensor4D, cos: tf.Tensor3D, sin: tf.Tensor3D):
 }
 
 /**
- * The cos/sin tables for the context's sequence length and head size, made once per process and shared by every
- * run in it (a few KiB per shape): a per-run cache outlived its run, two tensors per `--seeds` run.
+ * The cos/sin tables for the context's sequence length and head size, made once per run (per recipe instance)
+ * and freed by `dispose` when the run's replica is disposed, so nothing outlives its run.
  */
-const tables = new Map<string, [tf.Tensor3D, tf.Tensor3D]>();
-export function rotaryTablesFor(): (ctx: ModelContext) => [tf.Tensor3D, tf.Tensor3D] {
-  return (ctx) => {
-    const hs = ctx.cfg.nEmbd / ctx.cfg.nHead;
-    const key = `${ctx.seqLen}x${hs}`;
-    let table = tables.get(key);
-    if (!table) {
-      table = rotaryTables(ctx.seqLen, hs).map((t) => tf.keep(t)) as [tf.Tensor3D, tf.Tensor3D];
-      tables.set(key, table);
-    }
-    return table;
+export function rotaryTablesFor(): { tables(ctx: ModelContext): [tf.Tensor3D, tf.Tensor3D]; dispose(): void } {
+  const cache = new Map<string, [tf.Tensor3D, tf.Tensor3D]>();
+  return {
+    tables(ctx) {
+      const hs = ctx.cfg.nEmbd / ctx.cfg.nHead;
+      const key = `${ctx.seqLen}x${hs}`;
+      let table = cache.get(key);
+      if (!table) {
+        table = rotaryTables(ctx.seqLen, hs).map((t) => tf.keep(t)) as [tf.Tensor3D, tf.Tensor3D];
+        cache.set(key, table);
+      }
+      return table;
+    },
+    dispose() {
+      for (const pair of cache.values()) pair.forEach((t) => t.dispose());
+      cache.clear();
+    },
   };
 }
 
 export function rotaryRecipe(): Recipe {
-  const tablesFor = rotaryTablesFor();
+  const rotary = rotaryTablesFor();
   return {
     name: 'rotary',
     description: 'rotary position embeddings on queries and keys instead of learned absolute positions',
     source: 'Su et al., RoFormer (arXiv 2104.09864); modded-nanogpt record 2',
+    replaces: ['params', 'embed', 'queryKey'],
     model: (parts) => ({
       ...parts,
       params: (cfg) => parts.params(cfg).filter((p) => p.name !== 'wpe'),
       embed: (ids, ctx) => ctx.ops.embedding(ctx.param('wte') as tf.Tensor2D, ids),
       queryKey(q, k, layer, ctx) {
         const [q0, k0] = parts.queryKey(q, k, layer, ctx);
-        const [cos, sin] = tablesFor(ctx);
+        const [cos, sin] = rotary.tables(ctx);
         return [applyRotary(q0, cos, sin), applyRotary(k0, cos, sin)];
       },
     }),
+    teardown: () => rotary.dispose(),
   };
 }

@@ -12,6 +12,7 @@ export function softcapRecipe(cap = SOFTCAP): Recipe {
     name: 'softcap',
     description: `tanh soft-cap of the logits at ${cap}`,
     source: 'Gemma 2 (arXiv 2408.00118); modded-nanogpt record of 2024-11',
+    replaces: ['logits'],
     model: (parts) => ({
       ...parts,
       logits: (h, ctx) => tf.mul(tf.tanh(tf.div(parts.logits(h, ctx), cap)), cap) as tf.Tensor2D,

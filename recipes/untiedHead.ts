@@ -10,6 +10,7 @@ export function untiedHeadRecipe(): Recipe {
     name: 'untied-head',
     description: 'a separate output head matrix instead of the tied token embedding',
     source: 'modded-nanogpt record of 2024-11 (untied head)',
+    replaces: ['params', 'logits'],
     model: (parts) => ({
       ...parts,
       params: (cfg) => [

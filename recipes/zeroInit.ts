@@ -13,6 +13,7 @@ export function zeroInitRecipe(): Recipe {
     description: 'zero-initialized residual output projections: every block starts as the identity',
     source: 'modded-nanogpt record of 2024-10; Bachlechner et al., ReZero (arXiv 2003.04887)',
     conflicts: { ngpt: "nGPT normalizes every matrix; a zero matrix has no direction and normalizing it is undefined" },
+    replaces: ['params'],
     model: (parts) => ({
       ...parts,
       params: (cfg) => parts.params(cfg).map((p) => (isOutputProjection(p.name) ? { ...p, init: { kind: 'constant', value: 0 } } : p)),

@@ -29,6 +29,7 @@ test('nGPT: every matrix has unit-norm vectors along the model axis at init and 
     name: 'spy',
     description: 'records nGPT invariants',
     source: 'test',
+    replaces: ['residual'],
     model: (parts) => ({
       ...parts,
       residual(x, branch, site, ctx) {

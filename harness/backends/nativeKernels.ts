@@ -3,7 +3,7 @@
  * backend that native runs on. Each one replaces a chain of small TF.js kernels (LayerNorm's 6 forward and 9
  * backward, GELU's 7 and 9, attention's transposes + products + mask + softmax, cross-entropy's 10, AdamW's ~15
  * per group plus concat/split) with one pass over the wasm heap, without copies. They have no gradients of their
- * own: harness/fusedOps.ts pairs each forward with its backward kernel in a custom op.
+ * own: recipes/fused-kernels/ops.ts pairs each forward with its backward kernel in a custom op.
  *
  * Only the `fused-kernels` recipe uses them, so `--backend native` alone stays the unfused reference they are
  * measured against.

@@ -4,10 +4,10 @@
  * `fused-kernels` recipe swaps these in where the backend has the kernels.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FUSED } from './backends/nativeKernels.ts';
-import type { Param } from './model.ts';
-import { customOp, LN_EPS, matMulAT, matMulBT, type Engine } from './ops.ts';
-import { decays, zerosStateLike, type OptimizerFactory } from './optim.ts';
+import { FUSED } from '../../harness/backends/nativeKernels.ts';
+import type { Param } from '../../harness/model.ts';
+import { customOp, LN_EPS, matMulAT, matMulBT, type Engine } from '../../harness/ops.ts';
+import { decays, zerosStateLike, type OptimizerFactory } from '../../harness/optim.ts';
 
 const run = (kernel: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor[] => {
   const out = tf.engine().runKernel(kernel, inputs, attrs) as tf.Tensor | tf.Tensor[];
