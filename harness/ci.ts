@@ -13,7 +13,7 @@ import { nativeBuilt } from './backends/nativeBlas.ts';
 import { PROJECT_ROOT } from './environment.ts';
 import { UserError } from './errors.ts';
 import { compareRuns, type Comparison, type DecisionOptions } from './regression.ts';
-import type { RunRecord } from './run.ts';
+import type { RunRecord } from './records.ts';
 import { mean, std } from './stats.ts';
 import { bundlePaths, readBundle, verifyBundle } from './store/bundle.ts';
 

@@ -10,17 +10,18 @@ import { randomBytes } from 'node:crypto';
 import { useBackend, type BackendInfo, type BackendRequest } from './backends/index.ts';
 import { DEFAULT_TRAIN, MODEL_PRESETS, validateRunConfig, type ModelPresetName, type RunConfig } from './config.ts';
 import type { TokenData } from './data/tokens.ts';
-import { codeFiles, describeEnvironment, hashCodeFiles, type Environment } from './environment.ts';
-import { asUserError, UserError } from './errors.ts';
-import { EventLog, readEventLog } from './events.ts';
+import { codeFiles, describeEnvironment, hashCodeFiles } from './environment.ts';
+import { UserError } from './errors.ts';
+import { EventLog } from './events.ts';
 import { ESTIMATE_ABOVE_FLOPS, estimatedFlopsPerStep, MAX_FIRST_EVAL_MS, measuredMatmulRate } from './estimate.ts';
-import { describeHardware, type HardwareFingerprint } from './hardware.ts';
-import { createBundle, writeBundle } from './store/bundle.ts';
+import { describeHardware } from './hardware.ts';
 import type { ResultsStore } from './store/database.ts';
 import { composeRecipes, type ComposedRecipes } from './recipe.ts';
 import { LocalReplica, type ReplicaFactory } from './replica.ts';
 import { resolveTrack, trackId, type Track } from './tracks.ts';
-import { train, type EvalPoint, type RunStatus, type TrainObserver, type TrainOutcome } from './train.ts';
+import type { RunFacts, RunRecord } from './records.ts';
+import { storeRun } from './store/runStore.ts';
+import { train, type TrainObserver } from './train.ts';
 import { resolveRecipes } from '../recipes/index.ts';
 
 export interface RunRequest {
@@ -60,45 +61,7 @@ export interface RunPlan {
   spec: { recipe: string; track: string; backend: BackendRequest };
 }
 
-/** Everything a finished (or interrupted) run leaves behind: the content of run.json. */
-export interface RunRecord {
-  schema: 2;
-  runId: string;
-  status: RunStatus;
-  reason: string;
-  createdAt: string;
-  track: { id: string; name: string; version: number; dataHash: string; target: number; official: boolean; overrides: string[] };
-  recipes: string[];
-  notes: string[];
-  config: RunConfig;
-  backend: BackendInfo;
-  environment: Environment;
-  hardware: HardwareFingerprint;
-  codeHash: string;
-  trainTimeMs: number;
-  timeToTargetMs: number | null;
-  wallTimeMs: number;
-  initMs: number;
-  warmupMs: number;
-  evalMs: number;
-  steps: number;
-  tokens: number;
-  stepsToTarget: number | null;
-  tokensToTarget: number | null;
-  finalValLoss: number | null;
-  bestValLoss: number | null;
-  tokensPerSec: number;
-  msPerStep: number;
-  peakRssMiB: number;
-  parameters: number;
-  optimizer: string;
-  /** Data-parallel runs: workers, comms variant, median exchange ms and bytes per step. */
-  parallel?: TrainOutcome['parallel'];
-  evals: EvalPoint[];
-  eventLog: string;
-  /** The immutable run bundle (results/bundles/<runId>.json). */
-  bundle: string;
-}
+export type { RunRecord } from './records.ts';
 
 /** Where runs go unless --out says otherwise: $SPEEDRUN_RESULTS, else ./results in the working directory. */
 export function defaultResultsDir(): string {
@@ -229,7 +192,12 @@ function replicaFactory(plan: RunPlan): ReplicaFactory {
   return async (input) => (await import('./parallel/pool.ts')).WorkerPool.start(input, { workers: plan.workers, comms: plan.recipes.comms, ...plan.spec });
 }
 
-export async function executeRun(plan: RunPlan, request: Pick<RunRequest, 'outDir' | 'mllog'>, hooks: RunHooks = {}): Promise<RunRecord> {
+/**
+ * The train stage of a run: its directory and event log, the database row from its first second (and each
+ * evaluation as it is measured), training, and the run's record as plain data. Writing run.json, the bundle and
+ * the final row is the store stage's (harness/store/runStore.ts).
+ */
+export async function trainRun(plan: RunPlan, request: Pick<RunRequest, 'outDir' | 'mllog'>, hooks: RunHooks = {}): Promise<{ record: RunRecord; files: Record<string, string> }> {
   const wallStart = performance.now();
   const resultsDir = request.outDir ?? defaultResultsDir();
   const runDir = path.join(resultsDir, 'runs', plan.runId);
@@ -288,11 +256,9 @@ export async function executeRun(plan: RunPlan, request: Pick<RunRequest, 'outDi
     events.close();
   }
   const wallTimeMs = performance.now() - wallStart;
-  const record: RunRecord = {
+  const facts: RunFacts = {
     schema: 2,
     runId: plan.runId,
-    status: outcome.status,
-    reason: outcome.reason,
     createdAt: new Date().toISOString(),
     track,
     recipes: plan.recipes.names,
@@ -302,38 +268,18 @@ export async function executeRun(plan: RunPlan, request: Pick<RunRequest, 'outDi
     environment,
     hardware,
     codeHash,
-    trainTimeMs: outcome.trainTimeMs,
-    timeToTargetMs: outcome.timeToTargetMs,
     wallTimeMs,
-    initMs: outcome.initMs,
-    warmupMs: outcome.warmupMs,
-    evalMs: outcome.evalMs,
-    steps: outcome.steps,
-    tokens: outcome.tokens,
-    stepsToTarget: outcome.stepsToTarget,
-    tokensToTarget: outcome.tokensToTarget,
-    finalValLoss: outcome.finalValLoss,
-    bestValLoss: outcome.bestValLoss,
     tokensPerSec: outcome.trainTimeMs > 0 ? outcome.tokens / (outcome.trainTimeMs / 1000) : 0,
     msPerStep: outcome.steps > 0 ? outcome.trainTimeMs / outcome.steps : 0,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
-    parameters: outcome.parameters,
-    optimizer: outcome.optimizer,
-    ...(outcome.parallel ? { parallel: outcome.parallel } : {}),
-    evals: outcome.evals,
     eventLog: path.join(runDir, 'events.jsonl'),
     bundle: bundlePath,
   };
-  // What was measured reaches the database first: a bundle that cannot be written must not lose the run.
-  store?.finishRun(record);
-  fs.writeFileSync(path.join(runDir, 'run.json'), `${JSON.stringify(record, null, 2)}\n`);
-  const bundle = createBundle(record, readEventLog(record.eventLog), files);
-  try {
-    writeBundle(bundle, bundlePath);
-  } catch (error) {
-    const why = asUserError(error);
-    throw new UserError(`run ${plan.runId} finished (${record.status}) and is recorded in the database and ${runDir}, but its bundle could not be written: ${why instanceof Error ? why.message : String(why)}`);
-  }
-  store?.finishRun(record, { path: bundlePath, checksum: bundle.checksum });
-  return record;
+  return { record: { ...facts, ...outcome }, files };
+}
+
+/** resolve's plan -> train -> store: the whole run, returning its record (the CLI's and the tests' entry). */
+export async function executeRun(plan: RunPlan, request: Pick<RunRequest, 'outDir' | 'mllog'>, hooks: RunHooks = {}): Promise<RunRecord> {
+  const { record, files } = await trainRun(plan, request, hooks);
+  return storeRun(record, files, hooks.store);
 }

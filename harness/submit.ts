@@ -5,7 +5,7 @@
  * steps-to-target is not suspiciously below reference runs). ../shared/references/ has the sources.
  */
 import { hardwareClassOf } from './hardware.ts';
-import type { RunRecord } from './run.ts';
+import type { RunRecord } from './records.ts';
 import { mean, olympicMean, oneSampleTTest, std, twoSampleTTest } from './stats.ts';
 import type { NewRecord } from './store/database.ts';
 

@@ -11,46 +11,10 @@
 import { collectGarbage } from './gc.ts';
 import type { EventSink } from './events.ts';
 import type { Replica, ReplicaFactory, ReplicaInput, StepResult } from './replica.ts';
+import type { EvalPoint, NotReached, Reached, RunStatus, StepPoint, TrainOutcome } from './records.ts';
 import { median } from './stats.ts';
 
-export type RunStatus = 'success' | 'budget_exhausted' | 'diverged' | 'aborted';
-
-export interface EvalPoint {
-  step: number;
-  tokens: number;
-  trainTimeMs: number;
-  valLoss: number;
-}
-
-export interface StepPoint {
-  step: number;
-  trainLoss: number;
-  stepMs: number;
-  trainTimeMs: number;
-  lrFactor: number;
-}
-
-export interface TrainOutcome {
-  status: RunStatus;
-  reason: string;
-  steps: number;
-  tokens: number;
-  trainTimeMs: number;
-  /** Train clock at the first evaluation at or below the target; null when never reached. */
-  timeToTargetMs: number | null;
-  stepsToTarget: number | null;
-  tokensToTarget: number | null;
-  finalValLoss: number | null;
-  bestValLoss: number | null;
-  initMs: number;
-  warmupMs: number;
-  evalMs: number;
-  evals: EvalPoint[];
-  parameters: number;
-  optimizer: string;
-  /** Data-parallel runs: workers, comms variant, and the median per-step exchange cost. */
-  parallel?: { workers: number; comms: string; commMsPerStep: number; commBytesPerStep: number };
-}
+export type { EvalPoint, RunStatus, StepPoint, TrainOutcome } from './records.ts';
 
 export interface TrainObserver {
   onStep?(point: StepPoint, last: { valLoss: number | null; tokensPerSec: number }): void;
@@ -182,15 +146,17 @@ async function trainReplica(input: TrainInput, replica: Replica, initStart: numb
   }
 
   const finalStatus: RunStatus = status ?? 'aborted';
+  // status 'success' is set only together with reached
+  const target: Reached | NotReached =
+    finalStatus === 'success' && reached
+      ? { status: 'success', timeToTargetMs: reached.trainTimeMs, stepsToTarget: reached.step, tokensToTarget: reached.tokens }
+      : { status: finalStatus === 'success' ? 'aborted' : finalStatus, timeToTargetMs: null, stepsToTarget: null, tokensToTarget: null };
   const outcome: TrainOutcome = {
-    status: finalStatus,
+    ...target,
     reason,
     steps: step,
     tokens: step * tokensPerStep,
     trainTimeMs,
-    timeToTargetMs: reached ? reached.trainTimeMs : null,
-    stepsToTarget: reached ? reached.step : null,
-    tokensToTarget: reached ? reached.tokens : null,
     finalValLoss: lastVal,
     bestValLoss: evals.length > 0 ? Math.min(...evals.map((e) => e.valLoss)) : null,
     initMs,

@@ -123,7 +123,7 @@ test('each rule refuses with its reason', () => {
 });
 
 test('a faster set beats the current record; one non-converged run is allowed', () => {
-  const faster: RunRecord[] = goodRuns().map((r, i) => ({ ...r, timeToTargetMs: r.timeToTargetMs! * 0.8, finalValLoss: 2.44 + i * 0.0005 }));
+  const faster = goodRuns().map((r, i) => ({ ...r, timeToTargetMs: r.timeToTargetMs! * 0.8, finalValLoss: 2.44 + i * 0.0005 }) as RunRecord);
   faster[4] = syntheticRun({ id: 'miss', seed: 4, timeToTargetMs: null, finalValLoss: 2.4605 });
   const record = { id: 1, recipes: 'baseline', timesMs: times };
   const decision = judgeSubmission(baseInput(faster, { currentRecord: record, referenceSteps: [300, 300, 350] }));

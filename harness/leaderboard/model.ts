@@ -5,7 +5,7 @@
 import { hardwareDetails, type HardwareFingerprint } from '../hardware.ts';
 import type { StoredRecord, StoredRun, ResultsStore } from '../store/database.ts';
 import { mean, std } from '../stats.ts';
-import type { EvalPoint } from '../train.ts';
+import type { EvalPoint } from '../records.ts';
 
 export interface RecordRow {
   number: number; // 1-based, per track, oldest first (modded-nanogpt's "#")

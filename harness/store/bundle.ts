@@ -16,7 +16,7 @@ import { EXIT, UserError } from '../errors.ts';
 import { isKnownRecipe } from '../../recipes/index.ts';
 import { parseBundleShape } from './bundleShape.ts';
 import type { EventRecord } from '../events.ts';
-import type { RunRecord } from '../run.ts';
+import type { RunRecord } from '../records.ts';
 
 export const BUNDLE_KIND = 'speedrun-run-bundle';
 export const BUNDLE_VERSION = 1;

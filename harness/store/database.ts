@@ -13,8 +13,7 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { UserError } from '../errors.ts';
 import { hardwareClassOf, type HardwareFingerprint } from '../hardware.ts';
-import type { RunRecord } from '../run.ts';
-import type { EvalPoint } from '../train.ts';
+import type { EvalPoint, RunRecord } from '../records.ts';
 import type { RunBundle } from './bundle.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 
