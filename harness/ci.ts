@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { nativeBuilt } from './backends/nativeBlas.ts';
-import { PROJECT_ROOT } from './environment.ts';
+import { codeFiles, hashCodeFiles, PROJECT_ROOT } from './environment.ts';
 import { UserError } from './errors.ts';
 import { compareRuns, type Comparison, type DecisionOptions } from './regression.ts';
 import type { RunRecord } from './records.ts';
@@ -127,6 +127,12 @@ export function concreteBackend(backend: string): string {
   return backend === 'auto' ? (nativeBuilt() ? 'native' : 'wasm') : backend;
 }
 
+/** Whether two checkouts hold the same compiled sources (harness/, recipes/) and compiler configuration. */
+function sameSources(a: string, b: string): boolean {
+  const configs = (root: string) => ['tsconfig.json', 'tsconfig.build.json'].map((f) => (fs.existsSync(path.join(root, f)) ? fs.readFileSync(path.join(root, f), 'utf8') : ''));
+  return hashCodeFiles(codeFiles(a)) === hashCodeFiles(codeFiles(b)) && configs(a).join('\0') === configs(b).join('\0');
+}
+
 export function runCi(ciRequest: CiRequest): CiReport {
   let request = { ...ciRequest, backend: concreteBackend(ciRequest.backend) };
   const log = request.log ?? (() => {});
@@ -174,7 +180,11 @@ export function runCi(ciRequest: CiRequest): CiReport {
       fs.symlinkSync(path.join(PROJECT_ROOT, 'native', 'build'), path.join(worktree, 'native', 'build'), 'dir');
     }
     // Both sides run the same way: compiled, as `npm ci` leaves a checkout (where the baseline's version can);
-    // a build that is already current is left as it is.
+    // a build that is already current is left as it is. A baseline whose sources are this checkout's (an A/A
+    // check) takes this checkout's dist/ instead of compiling it again; runtime.mjs still checks its hash.
+    if (sameSources(worktree, PROJECT_ROOT) && fs.existsSync(path.join(PROJECT_ROOT, 'dist', '.source-hash'))) {
+      fs.cpSync(path.join(PROJECT_ROOT, 'dist'), path.join(worktree, 'dist'), { recursive: true });
+    }
     for (const root of [worktree, PROJECT_ROOT]) {
       const runtime = path.join(root, 'bin', 'runtime.mjs');
       if (fs.existsSync(runtime)) spawnSync(process.execPath, [runtime, 'build'], { cwd: root, encoding: 'utf8' });

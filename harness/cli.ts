@@ -5,22 +5,20 @@
 import yargs from 'yargs';
 import { AUTO_ORDER, BACKEND_NAMES, describeBackends, type BackendRequest } from './backends/index.ts';
 import { MODEL_PRESETS } from './config.ts';
-import { codeHash, PROJECT_ROOT } from './environment.ts';
-import { describeHardware, hardwareClassOf } from './hardware.ts';
+import { hardwareClassOf } from './hardware.ts';
 import { asUserError, CI_EXIT, EXIT, UserError } from './errors.ts';
 import { prepareShards } from './data/prepare.ts';
 import { defaultResultsDir, executeRun, resolveRun, type RunRecord, type RunRequest } from './run.ts';
 import { formatSeedsSummary, formatSummary, progressObserver } from './progress.ts';
 import { ciBenchmarkJson, ciMarkdown, DEFAULT_CI_RUNS, runCi } from './ci.ts';
 import { DEFAULT_DECISION } from './regression.ts';
-import { bundlePaths, readBundle, verifyBundle, type RunBundle } from './store/bundle.ts';
+import { importResults } from './importResults.ts';
+import { currentRecordWithTimes, submitRuns } from './submitRecord.ts';
+import { verifyFiles } from './verifyBundles.ts';
 import { defaultDatabasePath, ResultsStore } from './store/database.ts';
-import { asClaim, CLAIM_KIND, CLAIM_VERSION, claimsDirFor, writeClaim, type RecordClaim } from './store/recordClaim.ts';
-import { configKey, judgeSubmission, type SubmissionDecision } from './submit.ts';
 // The leaderboard (vega, handlebars) and matrix (yaml) modules load only for their commands: every run pays
 // for what the CLI imports up front (startup time and resident memory).
 import type { MatrixSpec } from './matrix.ts';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILTIN_TRACKS, resolveTrack, trackId } from './tracks.ts';
@@ -33,6 +31,16 @@ export const STATUS_EXIT: Record<RunRecord['status'], number> = {
   diverged: EXIT.diverged,
   aborted: EXIT.aborted,
 };
+
+/** Opens the results database for one command and closes it afterwards, whatever happens. */
+async function withStore<T>(dbFlag: string | undefined, outDir: string | undefined, fn: (store: ResultsStore) => T | Promise<T>): Promise<T> {
+  const store = openStore(dbFlag, outDir);
+  try {
+    return await fn(store);
+  } finally {
+    store.close();
+  }
+}
 
 function openStore(dbFlag: string | undefined, outDir: string | undefined): ResultsStore {
   const store = ResultsStore.open(dbFlag ?? defaultDatabasePath(outDir ?? defaultResultsDir()));
@@ -73,8 +81,7 @@ async function runOne(request: RunRequest, quiet: boolean, store: ResultsStore):
 /** One run, or `--seeds N` runs (seed, seed+1, ...) followed by their statistics. */
 async function runCommand(request: RunRequest, seeds: number, quiet: boolean, dbFlag: string | undefined): Promise<number> {
   if (!Number.isInteger(seeds) || seeds < 1) throw new UserError(`--seeds must be a positive integer, got ${seeds}`);
-  const store = openStore(dbFlag, request.outDir);
-  try {
+  return withStore(dbFlag, request.outDir, async (store) => {
     const records: RunRecord[] = [];
     for (let i = 0; i < seeds; i++) {
       const record = await runOne({ ...request, seed: request.seed + i }, quiet, store);
@@ -83,148 +90,38 @@ async function runCommand(request: RunRequest, seeds: number, quiet: boolean, db
     }
     if (records.length > 1) {
       const first = records[0]!;
-      const current = store.currentRecord(first.track.id, hardwareClassOf(first.hardware));
-      const recordTimes = current?.runIds.map((id) => store.run(id)?.timeToTargetMs).filter((t): t is number => typeof t === 'number') ?? [];
-      process.stderr.write(`\n${formatSeedsSummary(records, current && { id: current.id, recipes: current.recipes, timesMs: recordTimes })}\n`);
+      process.stderr.write(`\n${formatSeedsSummary(records, currentRecordWithTimes(store, first.track.id, hardwareClassOf(first.hardware)))}\n`);
     }
     const failed = records.find((r) => r.status !== 'success');
     return STATUS_EXIT[failed?.status ?? 'success'];
-  } finally {
-    store.close();
-  }
-}
-
-/** Run ids (looked up in the database) or bundle paths -> verified bundles. */
-function loadBundles(specs: string[], store: ResultsStore): { file: string; bundle: RunBundle }[] {
-  return specs.map((spec) => {
-    let file = spec;
-    if (!fs.existsSync(spec)) {
-      const run = store.run(spec);
-      if (!run) throw new UserError(`'${spec}' is neither a bundle file nor a run id in ${store.file}`);
-      if (!run.bundlePath) throw new UserError(`run ${spec} has no bundle (status ${run.status}); only finished runs can be submitted`);
-      file = run.bundlePath;
-    }
-    return { file, bundle: readBundle(file) };
   });
 }
 
 async function verifyCommand(files: string[], replaySteps: number | undefined): Promise<number> {
-  if (replaySteps !== undefined && (!Number.isInteger(replaySteps) || replaySteps < 1)) throw new UserError(`--replay must be a positive number of steps, got ${replaySteps}`);
-  let invalid = 0;
-  for (const file of files) {
-    let bundle: RunBundle;
-    try {
-      bundle = readBundle(file);
-    } catch (error) {
-      if (!(error instanceof UserError) || error.exitCode !== EXIT.rejected) throw error;
-      invalid++;
-      process.stdout.write(`INVALID  ${error.message}\n`);
-      continue;
-    }
-    const verdict = verifyBundle(bundle);
-    if (verdict.status === 'invalid') {
-      invalid++;
-      process.stdout.write(`INVALID  ${file}: ${verdict.problems.join('; ')}\n`);
-      continue;
-    }
-    if (replaySteps === undefined) {
-      process.stdout.write(`valid    ${file}\n`);
-      continue;
-    }
-    const { replayBundle, REPLAY_TOLERANCE } = await import('./replay.ts');
-    const replay = await replayBundle(bundle, replaySteps);
-    for (const note of replay.notes) process.stdout.write(`note     ${note}\n`);
-    if (replay.status === 'reproduced') {
-      process.stdout.write(`valid    ${file}: replayed ${replay.steps} steps, train losses reproduce (max relative difference ${replay.maxRelativeDifference.toExponential(1)}, tolerance ${REPLAY_TOLERANCE})\n`);
-    } else {
-      invalid++;
-      process.stdout.write(`INVALID  ${file}: replayed ${replay.steps} steps; step ${replay.firstStep} logged train loss ${replay.logged}, replay gives ${replay.replayed}\n`);
-    }
+  const verdicts = await verifyFiles(files, replaySteps);
+  for (const v of verdicts) {
+    for (const note of v.notes) process.stdout.write(`note     ${note}\n`);
+    process.stdout.write(v.status === 'valid' ? `valid    ${v.file}${v.detail ? `: ${v.detail}` : ''}\n` : `INVALID  ${v.detail}\n`);
   }
-  return invalid === 0 ? EXIT.success : EXIT.rejected;
+  return verdicts.every((v) => v.status === 'valid') ? EXIT.success : EXIT.rejected;
 }
 
 function importCommand(files: string[], store: ResultsStore): number {
-  const counts = { added: 0, unchanged: 0, replaced: 0 };
-  const claims: { file: string; claim: RecordClaim }[] = [];
-  for (const file of bundlePaths(files)) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
-    } catch {
-      parsed = undefined; // readBundle says what is wrong with it
-    }
-    const claim = asClaim(parsed, file);
-    if (claim) {
-      claims.push({ file, claim });
-      continue;
-    }
-    const bundle = readBundle(file);
-    const verdict = verifyBundle(bundle);
-    if (verdict.status === 'invalid') throw new UserError(`${file} does not verify (${verdict.problems[0]}); nothing after it was imported`, EXIT.rejected);
-    counts[store.importBundle(bundle, file)]++;
-  }
-  process.stdout.write(`imported into ${store.file}: ${counts.added} added, ${counts.replaced} completed, ${counts.unchanged} already there\n`);
-  if (claims.length === 0) return EXIT.success;
-  // Records are judged again, oldest first, so each meets the record that stood when it was submitted.
-  const records = { accepted: 0, unchanged: 0, refused: [] as string[] };
-  for (const { file, claim } of claims.sort((a, b) => a.claim.submittedAt.localeCompare(b.claim.submittedAt))) {
-    const runIds = [...claim.runIds].sort().join(',');
-    if (store.records({ trackId: claim.trackId }).some((r) => [...r.runIds].sort().join(',') === runIds)) {
-      records.unchanged++;
-      continue;
-    }
-    const missing = claim.runIds.find((id) => !store.run(id)?.bundlePath);
-    if (missing) {
-      records.refused.push(`${file}: run ${missing} has no imported bundle`);
-      continue;
-    }
-    const { decision } = judgeAndStore(loadBundles(claim.runIds, store), claim.description, claim.contributors, claim.minRuns, store, claim.submittedAt);
-    if (decision.status === 'accepted') records.accepted++;
-    else records.refused.push(`${file}: ${decision.checks.filter((c) => c.status === 'fail').map((c) => `${c.rule} failed (${c.detail})`).join('; ')}`);
-  }
-  process.stdout.write(`records: ${records.accepted} judged again and accepted, ${records.unchanged} already there, ${records.refused.length} refused\n`);
-  for (const line of records.refused) process.stderr.write(`speedrun: record claim refused: ${line}\n`);
-  return records.refused.length === 0 ? EXIT.success : EXIT.rejected;
+  const report = importResults(files, store);
+  const { added, replaced, unchanged } = report.bundles;
+  process.stdout.write(`imported into ${store.file}: ${added} added, ${replaced} completed, ${unchanged} already there\n`);
+  if (!report.records) return EXIT.success;
+  const { accepted, unchanged: kept, refused } = report.records;
+  process.stdout.write(`records: ${accepted} judged again and accepted, ${kept} already there, ${refused.length} refused\n`);
+  for (const line of refused) process.stderr.write(`speedrun: record claim refused: ${line}\n`);
+  return refused.length === 0 ? EXIT.success : EXIT.rejected;
 }
 
-/**
- * `retime`: the record's runs (and the current record of this class, interleaved) re-run here, then a report.
- * With `fromBundle`, a record run whose bundled sources differ from this checkout runs from those sources.
- */
 async function retimeCommand(source: string, options: { backend?: BackendRequest; quiet: boolean; outDir?: string; fromBundle: boolean }, store: ResultsStore): Promise<number> {
-  const { checkoutOfBundle, formatRetime, interleave, loadRecordSide, requestArgs, sideOf } = await import('./retime.ts');
-  const record = loadRecordSide(source, store);
-  const hereClass = hardwareClassOf(await describeHardware());
-  const currentRecord = store.currentRecord(record.bundles[0]!.run.track.id, hereClass);
-  const current = currentRecord && currentRecord.id !== record.recordId ? sideOf(currentRecord, store, undefined) : undefined;
-  const resultsDir = options.outDir ?? defaultResultsDir();
-  const here = codeHash();
-  const results: { side: 'record' | 'current'; record: RunRecord }[] = [];
-  for (const entry of interleave(record, current, options.backend, resultsDir)) {
-    let run: RunRecord;
-    if (options.fromBundle && entry.side === 'record' && entry.source.code.hash !== here) {
-      // The record's own code, as its own process (it may be older than this database: it gets its own).
-      const dir = checkoutOfBundle(entry.source, PROJECT_ROOT, path.join(resultsDir, 'retime'));
-      const bundles = path.join(resultsDir, 'bundles');
-      const before = new Set(fs.existsSync(bundles) ? fs.readdirSync(bundles) : []);
-      process.stderr.write(`retime: ${entry.request.recipe} seed ${entry.request.seed} from the bundle's sources (code ${entry.source.code.hash.slice(0, 12)})\n`);
-      const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(dir, 'entry.mjs'), ...requestArgs(entry.request), '--db', path.join(dir, 'runs.db'), ...(options.quiet ? ['-q'] : [])], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'] });
-      const made = (fs.existsSync(bundles) ? fs.readdirSync(bundles) : []).filter((f) => !before.has(f));
-      if (made.length !== 1) throw new UserError(`retime: the run from the bundle's sources wrote no bundle (exit ${child.status})`);
-      const bundle = readBundle(path.join(bundles, made[0]!));
-      const verdict = verifyBundle(bundle);
-      if (verdict.status === 'invalid') throw new UserError(`retime: the run from the bundle's sources does not verify here (${verdict.problems[0]})`, EXIT.rejected);
-      store.importBundle(bundle, path.join(bundles, made[0]!));
-      run = bundle.run;
-    } else {
-      run = await runOne(entry.request, options.quiet, store);
-    }
-    results.push({ side: entry.side, record: run });
-    if (run.status === 'aborted') break;
-  }
-  process.stdout.write(formatRetime(record, current, hereClass, results));
-  return results.some((r) => r.record.status === 'aborted') ? EXIT.aborted : EXIT.success;
+  const { retimeRecord } = await import('./retime.ts');
+  const result = await retimeRecord(source, options, store, (request) => runOne(request, options.quiet, store));
+  process.stdout.write(result.report);
+  return result.aborted ? EXIT.aborted : EXIT.success;
 }
 
 function runsCommand(store: ResultsStore, filter: { track?: string; recipe?: string }, json: boolean): number {
@@ -241,83 +138,15 @@ function runsCommand(store: ResultsStore, filter: { track?: string; recipe?: str
   return EXIT.success;
 }
 
-/** Judges the runs under the record rules and stores the submission (and the record, if accepted). */
-function judgeAndStore(
-  loaded: { file: string; bundle: RunBundle }[],
-  description: string,
-  contributors: string[],
-  minRuns: number | undefined,
-  store: ResultsStore,
-  submittedAt?: string,
-): { decision: SubmissionDecision; recordId: number | undefined } {
-  const runs = loaded.map((l) => l.bundle.run);
-  const bundleProblems = Object.fromEntries(loaded.map(({ bundle }) => {
-    const v = verifyBundle(bundle);
-    return [bundle.run.runId, v.status === 'valid' ? [] : v.problems];
-  }));
-  // Verified bundles given as files join the database (the record links to their runs); edited ones never do.
-  for (const { file, bundle } of loaded) {
-    if (bundleProblems[bundle.run.runId]!.length === 0 && !store.run(bundle.run.runId)?.bundlePath) store.importBundle(bundle, file);
-  }
-  const first = runs[0]!;
-  const current = store.currentRecord(first.track.id, hardwareClassOf(first.hardware));
-  const currentRecord = current && {
-    id: current.id,
-    recipes: current.recipes,
-    timesMs: current.runIds.map((id) => store.run(id)?.timeToTargetMs).filter((t): t is number => typeof t === 'number'),
-  };
-  const ids = new Set(runs.map((r) => r.runId));
-  // Earlier runs of the same recipes and config; when re-judging a claim, only those finished before it.
-  const referenceSteps = store
-    .runs({ trackId: first.track.id, recipes: first.recipes.join(','), status: 'success' })
-    .filter((r) => !ids.has(r.id) && r.official && r.stepsToTarget !== null && configKey(r.config) === configKey(first.config))
-    .filter((r) => submittedAt === undefined || (r.finishedAt !== null && r.finishedAt < submittedAt))
-    .map((r) => r.stepsToTarget!);
-  const decision = judgeSubmission({ runs, bundleProblems, description, contributors, currentRecord, referenceSteps, minRuns });
-  const recordId = store.addSubmission(
-    { trackId: first.track.id, recipes: first.recipes.join(','), description, contributors, runIds: [...ids], status: decision.status, checks: decision.checks },
-    decision.status === 'accepted' ? decision.record : undefined,
-    submittedAt,
-  );
-  return { decision, recordId };
-}
-
 function submitCommand(specs: string[], description: string, contributors: string[], minRuns: number | undefined, store: ResultsStore): number {
-  if (description.trim().length === 0) throw new UserError('--description must say what the record changes');
-  const loaded = loadBundles(specs, store);
-  if (loaded.length === 0) throw new UserError('submit needs the runs (ids or bundle files) that make the record');
-  const { decision, recordId } = judgeAndStore(loaded, description, contributors, minRuns, store);
-  const first = loaded[0]!.bundle.run;
-  for (const c of decision.checks) process.stdout.write(`${c.status === 'pass' ? 'pass' : c.status === 'skip' ? 'skip' : 'FAIL'}  ${c.rule.padEnd(15)} ${c.detail}\n`);
-  if (decision.status === 'accepted') {
-    process.stdout.write(`accepted: record #${recordId} on ${first.track.id} (${hardwareClassOf(first.hardware)}), time to target ${(decision.record.timeToTargetMs / 1000).toFixed(1)} s\n`);
-    // The record as a file beside the database's bundles, for git: `speedrun import` rebuilds it from there.
-    const bundlesDir = path.join(path.dirname(store.file), 'bundles');
-    for (const { file, bundle } of loaded) {
-      const copy = path.join(bundlesDir, path.basename(file));
-      if (path.resolve(file) !== path.resolve(copy) && !fs.existsSync(copy)) {
-        fs.mkdirSync(bundlesDir, { recursive: true });
-        fs.copyFileSync(file, copy);
-        fs.chmodSync(copy, 0o444);
-        store.importBundle(bundle, copy);
-      }
-    }
-    const submission = store.records({ trackId: first.track.id }).find((r) => r.id === recordId)!;
-    const claim: RecordClaim = {
-      kind: CLAIM_KIND,
-      version: CLAIM_VERSION,
-      submittedAt: submission.createdAt,
-      trackId: first.track.id,
-      recipes: first.recipes.join(','),
-      description,
-      contributors,
-      runIds: loaded.map((l) => l.bundle.run.runId),
-      ...(minRuns === undefined ? {} : { minRuns }),
-    };
-    process.stdout.write(`record file: ${writeClaim(claimsDirFor(store.file), claim)} (commit it with the bundles in ${bundlesDir})\n`);
+  const result = submitRuns(specs, { description, contributors, ...(minRuns === undefined ? {} : { minRuns }) }, store);
+  for (const c of result.decision.checks) process.stdout.write(`${c.status === 'pass' ? 'pass' : c.status === 'skip' ? 'skip' : 'FAIL'}  ${c.rule.padEnd(15)} ${c.detail}\n`);
+  if (result.status === 'accepted') {
+    process.stdout.write(`accepted: record #${result.recordId} on ${result.trackId} (${result.hardwareClass}), time to target ${(result.decision.record.timeToTargetMs / 1000).toFixed(1)} s\n`);
+    process.stdout.write(`record file: ${result.recordFile} (commit it with the bundles in ${result.bundlesDir})\n`);
     return EXIT.success;
   }
-  const failed = decision.checks.filter((c) => c.status === 'fail').map((c) => c.rule);
+  const failed = result.decision.checks.filter((c) => c.status === 'fail').map((c) => c.rule);
   process.stderr.write(`speedrun: submission refused: ${failed.join(', ')} failed\n`);
   return EXIT.rejected;
 }
@@ -418,26 +247,20 @@ export async function main(argv: string[]): Promise<number> {
           .option('json', { type: 'boolean', default: false })
           .option('db', { type: 'string' })
           .option('out', { type: 'string' }),
-      (args) => {
-        const store = openStore(args.db, args.out);
-        try {
+      async (args) => {
+        await withStore(args.db, args.out, async (store) => {
           exitCode = runsCommand(store, { track: args.track, recipe: args.recipe }, args.json);
-        } finally {
-          store.close();
-        }
+        });
       },
     )
     .command(
       'import <bundles..>',
       'verify run bundles (files or directories) and merge them into the results database',
       (y) => y.positional('bundles', { type: 'string', array: true, demandOption: true }).option('db', { type: 'string' }).option('out', { type: 'string' }),
-      (args) => {
-        const store = openStore(args.db, args.out);
-        try {
+      async (args) => {
+        await withStore(args.db, args.out, async (store) => {
           exitCode = importCommand(args.bundles, store);
-        } finally {
-          store.close();
-        }
+        });
       },
     )
     .command(
@@ -462,14 +285,11 @@ export async function main(argv: string[]): Promise<number> {
           .option('min-runs', { coerce: numberFlag('min-runs'), describe: 'runs required (default 5)' })
           .option('db', { type: 'string' })
           .option('out', { type: 'string' }),
-      (args) => {
-        const store = openStore(args.db, args.out);
-        try {
+      async (args) => {
+        await withStore(args.db, args.out, async (store) => {
           const contributors = args.contributors.split(',').map((c) => c.trim()).filter((c) => c.length > 0);
           exitCode = submitCommand(args.runs, args.description, contributors, args['min-runs'], store);
-        } finally {
-          store.close();
-        }
+        });
       },
     )
     .command(
@@ -530,8 +350,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('db', { type: 'string' }),
       async (args) => {
         const { recordTablesMarkdown, renderSite } = await import('./leaderboard/render.ts');
-        const store = openStore(args.db, undefined);
-        try {
+        await withStore(args.db, undefined, async (store) => {
           if (args.format === 'md') {
             process.stdout.write(recordTablesMarkdown(store));
           } else {
@@ -541,9 +360,7 @@ export async function main(argv: string[]): Promise<number> {
             process.stdout.write(`wrote ${pages.length} pages (${data.tracks.length} tracks, ${data.records.length} records) to ${out} in ${((performance.now() - started) / 1000).toFixed(2)} s\nopen ${path.join(out, 'index.html')}\n`);
           }
           exitCode = EXIT.success;
-        } finally {
-          store.close();
-        }
+        });
       },
     )
     .command(
@@ -608,12 +425,9 @@ export async function main(argv: string[]): Promise<number> {
           .option('db', { type: 'string' })
           .option('out', { type: 'string' }),
       async (args) => {
-        const store = openStore(args.db, args.out);
-        try {
+        await withStore(args.db, args.out, async (store) => {
           exitCode = await retimeCommand(args.record, { backend: args.backend as BackendRequest | undefined, quiet: args.quiet, outDir: args.out, fromBundle: args['from-bundle'] }, store);
-        } finally {
-          store.close();
-        }
+        });
       },
     )
     .command('list', 'show recipes, tracks, presets and the backends that load here', {}, () => {

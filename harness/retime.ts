@@ -6,15 +6,19 @@
  * a noisy machine must be), so the report compares both measured in one sitting. The new runs are ordinary runs:
  * `speedrun submit` turns them into this class's first record.
  *
- * Pure planning and reporting; the CLI executes the requests.
+ * `retimeRecord` is the command as an API: the caller passes how a run request is run here (the CLI's runner,
+ * with its progress bar), so tests can call it without a subprocess.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BackendRequest } from './backends/index.ts';
-import { UserError } from './errors.ts';
+import { codeHash, PROJECT_ROOT } from './environment.ts';
+import { EXIT, UserError } from './errors.ts';
+import { describeHardware, hardwareClassOf } from './hardware.ts';
 import { checkName } from './names.ts';
 import type { RunRecord } from './records.ts';
-import type { RunRequest } from './run.ts';
+import { defaultResultsDir, type RunRequest } from './run.ts';
 import { mean, std } from './stats.ts';
 import { readBundle, verifyBundle, type RunBundle } from './store/bundle.ts';
 import type { ResultsStore, StoredRecord } from './store/database.ts';
@@ -187,4 +191,46 @@ export function checkoutOfBundle(bundle: RunBundle, projectRoot: string, into: s
   }
   fs.writeFileSync(path.join(dir, 'entry.mjs'), "import { main } from './harness/cli.ts';\nprocess.exitCode = await main(process.argv.slice(2));\n");
   return dir;
+}
+
+/**
+ * The record's runs (and the current record of this class, interleaved) re-run here (`runHere`), then the report.
+ * With `fromBundle`, a record run whose bundled sources differ from this checkout runs from those sources.
+ */
+export async function retimeRecord(
+  source: string,
+  options: { backend?: BackendRequest; quiet: boolean; outDir?: string; fromBundle: boolean },
+  store: ResultsStore,
+  runHere: (request: RunRequest) => Promise<RunRecord>,
+): Promise<{ report: string; aborted: boolean; results: { side: RetimeEntry['side']; record: RunRecord }[] }> {
+  const record = loadRecordSide(source, store);
+  const hereClass = hardwareClassOf(await describeHardware());
+  const currentRecord = store.currentRecord(record.bundles[0]!.run.track.id, hereClass);
+  const current = currentRecord && currentRecord.id !== record.recordId ? sideOf(currentRecord, store, undefined) : undefined;
+  const resultsDir = options.outDir ?? defaultResultsDir();
+  const here = codeHash();
+  const results: { side: 'record' | 'current'; record: RunRecord }[] = [];
+  for (const entry of interleave(record, current, options.backend, resultsDir)) {
+    let run: RunRecord;
+    if (options.fromBundle && entry.side === 'record' && entry.source.code.hash !== here) {
+      // The record's own code, as its own process (it may be older than this database: it gets its own).
+      const dir = checkoutOfBundle(entry.source, PROJECT_ROOT, path.join(resultsDir, 'retime'));
+      const bundles = path.join(resultsDir, 'bundles');
+      const before = new Set(fs.existsSync(bundles) ? fs.readdirSync(bundles) : []);
+      process.stderr.write(`retime: ${entry.request.recipe} seed ${entry.request.seed} from the bundle's sources (code ${entry.source.code.hash.slice(0, 12)})\n`);
+      const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(dir, 'entry.mjs'), ...requestArgs(entry.request), '--db', path.join(dir, 'runs.db'), ...(options.quiet ? ['-q'] : [])], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'] });
+      const made = (fs.existsSync(bundles) ? fs.readdirSync(bundles) : []).filter((f) => !before.has(f));
+      if (made.length !== 1) throw new UserError(`retime: the run from the bundle's sources wrote no bundle (exit ${child.status})`);
+      const bundle = readBundle(path.join(bundles, made[0]!));
+      const verdict = verifyBundle(bundle);
+      if (verdict.status === 'invalid') throw new UserError(`retime: the run from the bundle's sources does not verify here (${verdict.problems[0]})`, EXIT.rejected);
+      store.importBundle(bundle, path.join(bundles, made[0]!));
+      run = bundle.run;
+    } else {
+      run = await runHere(entry.request);
+    }
+    results.push({ side: entry.side, record: run });
+    if (run.status === 'aborted') break;
+  }
+  return { report: formatRetime(record, current, hereClass, results), aborted: results.some((r) => r.record.status === 'aborted'), results };
 }

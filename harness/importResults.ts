@@ -1,0 +1,57 @@
+/**
+ * `speedrun import`, as an API: bundles are verified and merged into the database (idempotent), then record
+ * files are judged again under the record rules, oldest first, so each meets the record that stood when it was
+ * submitted; an edited record file is refused with the rule it fails.
+ */
+import * as fs from 'node:fs';
+import { EXIT, UserError } from './errors.ts';
+import { bundlePaths, readBundle, verifyBundle } from './store/bundle.ts';
+import type { ResultsStore } from './store/database.ts';
+import { asClaim, type RecordClaim } from './store/recordClaim.ts';
+import { judgeAndStore, loadBundles } from './submitRecord.ts';
+
+export interface ImportReport {
+  bundles: { added: number; unchanged: number; replaced: number };
+  /** Absent when no record file was given. */
+  records?: { accepted: number; unchanged: number; refused: string[] };
+}
+
+export function importResults(specs: string[], store: ResultsStore): ImportReport {
+  const counts = { added: 0, unchanged: 0, replaced: 0 };
+  const claims: { file: string; claim: RecordClaim }[] = [];
+  for (const file of bundlePaths(specs)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch {
+      parsed = undefined; // readBundle says what is wrong with it
+    }
+    const claim = asClaim(parsed, file);
+    if (claim) {
+      claims.push({ file, claim });
+      continue;
+    }
+    const bundle = readBundle(file);
+    const verdict = verifyBundle(bundle);
+    if (verdict.status === 'invalid') throw new UserError(`${file} does not verify (${verdict.problems[0]}); nothing after it was imported`, EXIT.rejected);
+    counts[store.importBundle(bundle, file)]++;
+  }
+  if (claims.length === 0) return { bundles: counts };
+  const records = { accepted: 0, unchanged: 0, refused: [] as string[] };
+  for (const { file, claim } of claims.sort((a, b) => a.claim.submittedAt.localeCompare(b.claim.submittedAt))) {
+    const runIds = [...claim.runIds].sort().join(',');
+    if (store.records({ trackId: claim.trackId }).some((r) => [...r.runIds].sort().join(',') === runIds)) {
+      records.unchanged++;
+      continue;
+    }
+    const missing = claim.runIds.find((id) => !store.run(id)?.bundlePath);
+    if (missing) {
+      records.refused.push(`${file}: run ${missing} has no imported bundle`);
+      continue;
+    }
+    const { decision } = judgeAndStore(loadBundles(claim.runIds, store), claim, store);
+    if (decision.status === 'accepted') records.accepted++;
+    else records.refused.push(`${file}: ${decision.checks.filter((c) => c.status === 'fail').map((c) => `${c.rule} failed (${c.detail})`).join('; ')}`);
+  }
+  return { bundles: counts, records };
+}
