@@ -116,61 +116,35 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** A row's columns under their camelCase names (the SQL names are snake_case): the one row -> object mapping. */
+function columns<K extends string>(row: Row, keys: readonly K[]): Record<K, unknown> {
+  return Object.fromEntries(keys.map((key) => [key, row[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)]])) as Record<K, unknown>;
+}
+
+const RUN_COLUMNS = [
+  'id', 'status', 'reason', 'trackId', 'trackName', 'trackVersion', 'dataHash', 'target', 'recipes', 'seed', 'backend', 'workers', 'codeHash',
+  'hardwareClass', 'host', 'startedAt', 'finishedAt', 'trainTimeMs', 'timeToTargetMs', 'wallTimeMs', 'steps', 'tokens', 'stepsToTarget',
+  'tokensToTarget', 'finalValLoss', 'tokensPerSec', 'bundlePath',
+] as const satisfies readonly (keyof StoredRun)[];
+
+const RECORD_COLUMNS = [
+  'id', 'submissionId', 'createdAt', 'trackId', 'hardwareClass', 'recipes', 'description', 'codeHash', 'backend', 'runs', 'timeToTargetMs',
+  'timeToTargetStdMs', 'olympicMeanMs', 'stepsToTarget', 'tokensToTarget', 'pValue',
+] as const satisfies readonly (keyof StoredRecord)[];
+
+// Every field is mapped: a field added to StoredRun or StoredRecord without its column fails to compile here.
+type Unmapped<T, K> = Exclude<keyof T, K>;
+const _runsMapped: [Unmapped<StoredRun, (typeof RUN_COLUMNS)[number] | 'official' | 'config'>] extends [never] ? true : never = true;
+const _recordsMapped: [Unmapped<StoredRecord, (typeof RECORD_COLUMNS)[number] | 'contributors' | 'runIds'>] extends [never] ? true : never = true;
+void _runsMapped;
+void _recordsMapped;
+
 function toRun(r: Row): StoredRun {
-  return {
-    id: r.id as string,
-    status: r.status as StoredStatus,
-    reason: r.reason as string,
-    trackId: r.track_id as string,
-    trackName: r.track_name as string,
-    trackVersion: r.track_version as number,
-    dataHash: r.data_hash as string,
-    target: r.target as number,
-    official: r.official === 1,
-    recipes: r.recipes as string,
-    config: JSON.parse(r.config as string) as RunRecord['config'],
-    seed: r.seed as number,
-    backend: r.backend as string,
-    workers: r.workers as number,
-    codeHash: r.code_hash as string,
-    hardwareClass: r.hardware_class as string,
-    host: r.host as string,
-    startedAt: r.started_at as string,
-    finishedAt: r.finished_at as string | null,
-    trainTimeMs: r.train_time_ms as number | null,
-    timeToTargetMs: r.time_to_target_ms as number | null,
-    wallTimeMs: r.wall_time_ms as number | null,
-    steps: r.steps as number | null,
-    tokens: r.tokens as number | null,
-    stepsToTarget: r.steps_to_target as number | null,
-    tokensToTarget: r.tokens_to_target as number | null,
-    finalValLoss: r.final_val_loss as number | null,
-    tokensPerSec: r.tokens_per_sec as number | null,
-    bundlePath: r.bundle_path as string | null,
-  };
+  return { ...columns(r, RUN_COLUMNS), official: r.official === 1, config: JSON.parse(r.config as string) as RunRecord['config'] } as StoredRun;
 }
 
 function toRecord(r: Row, runIds: string[]): StoredRecord {
-  return {
-    id: r.id as number,
-    submissionId: r.submission_id as number,
-    createdAt: r.created_at as string,
-    trackId: r.track_id as string,
-    hardwareClass: r.hardware_class as string,
-    recipes: r.recipes as string,
-    description: r.description as string,
-    contributors: JSON.parse(r.contributors as string) as string[],
-    codeHash: r.code_hash as string,
-    backend: r.backend as string,
-    runs: r.runs as number,
-    timeToTargetMs: r.time_to_target_ms as number,
-    timeToTargetStdMs: r.time_to_target_std_ms as number,
-    olympicMeanMs: r.olympic_mean_ms as number,
-    stepsToTarget: r.steps_to_target as number,
-    tokensToTarget: r.tokens_to_target as number,
-    pValue: r.p_value as number,
-    runIds,
-  };
+  return { ...columns(r, RECORD_COLUMNS), contributors: JSON.parse(r.contributors as string) as string[], runIds } as StoredRecord;
 }
 
 export class ResultsStore {
