@@ -52,7 +52,7 @@ async function runOne(request: RunRequest, quiet: boolean, store: ResultsStore):
   const plan = await resolveRun(request);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   log(
-    `speedrun: ${plan.recipes.names.join(',')} on ${trackId(plan.track)}${plan.official ? '' : ' (unofficial)'}, ` +
+    `speedrun: ${plan.recipes.join(',')} on ${trackId(plan.track)}${plan.official ? '' : ' (unofficial)'}, ` +
       `target val loss ${plan.config.train.target}, backend ${plan.backend.name} (${plan.backend.threads} thread${plan.backend.threads === 1 ? '' : 's'}), seed ${plan.config.train.seed}`,
   );
   for (const note of plan.notes) log(`note: ${note}`);

@@ -46,7 +46,7 @@ export async function replayBundle(bundle: RunBundle, steps: number): Promise<Re
   const notes: string[] = [];
   if (run.codeHash !== codeHash()) notes.push('this checkout\'s code differs from the bundle\'s (code hash): a difference may come from the code, not the log');
   const plan = await resolveRun(requestFor(bundle));
-  if (plan.data.dataHash !== run.track.dataHash) throw new UserError(`run ${run.runId}: the track's data here differs from the run's (data hash)`);
+  if (plan.track.dataHash !== run.track.dataHash) throw new UserError(`run ${run.runId}: the track's data here differs from the run's (data hash)`);
   plan.config.train.evalInterval = Number.MAX_SAFE_INTEGER; // losses only: no evaluation on the way
   const replayed: number[] = [];
   const controller = new AbortController();

@@ -18,7 +18,8 @@ import { describeHardware } from './hardware.ts';
 import type { ResultsStore } from './store/database.ts';
 import { composeRecipes, type ComposedRecipes } from './recipe.ts';
 import { LocalReplica, type ReplicaFactory } from './replica.ts';
-import { resolveTrack, trackId, type Track } from './tracks.ts';
+import { loadTrackData, resolveTrack, trackId, trackInfo, type Track } from './tracks.ts';
+import type { CommsVariant } from './parallel/comms.ts';
 import type { RunFacts, RunRecord } from './records.ts';
 import { storeRun } from './store/runStore.ts';
 import { train, type TrainObserver } from './train.ts';
@@ -46,19 +47,33 @@ export interface RunRequest {
   force?: boolean;
 }
 
+/**
+ * What the resolve stage hands forward: plain data. The train stage (and each data-parallel worker) loads the
+ * track's data and composes the recipes again from `spec` (loadPlan); the data's hash says it is the same data.
+ */
 export interface RunPlan {
   runId: string;
-  track: Track;
-  data: TokenData;
+  /** The track's identity and protocol, and the hash of its data. */
+  track: Omit<Track, 'load'> & { dataHash: string };
   config: RunConfig;
-  recipes: ComposedRecipes;
+  /** Recipe labels in order (name plus options): the run's recipe identity. */
+  recipes: string[];
+  /** How data-parallel workers exchange gradients (from the recipes). */
+  comms: CommsVariant;
   backend: BackendInfo;
   official: boolean;
   overrides: string[];
   notes: string[];
   workers: number;
-  /** What each worker thread resolves for itself. */
+  /** The run as names: what the train stage and each worker resolve for themselves. */
   spec: { recipe: string; track: string; backend: BackendRequest };
+}
+
+/** The plan's data and composed recipes, loaded again from its spec (the track's data is cached per process). */
+export function loadPlan(plan: RunPlan): { data: TokenData; recipes: ComposedRecipes } {
+  const data = loadTrackData(plan.spec.track);
+  if (data.dataHash !== plan.track.dataHash) throw new UserError(`track ${plan.track.name}: its data changed since the run was planned (data hash)`);
+  return { data, recipes: composeRecipes(resolveRecipes(plan.spec.recipe)) };
 }
 
 export type { RunRecord } from './records.ts';
@@ -92,7 +107,7 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
   }
   const presetName = (request.preset as ModelPresetName | undefined) ?? track.preset;
   const preset = MODEL_PRESETS[presetName];
-  const data = track.load();
+  const data = loadTrackData(request.track);
 
   const overrides: string[] = [];
   if (request.preset !== undefined && request.preset !== track.preset) overrides.push(`preset=${request.preset}`);
@@ -164,10 +179,10 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
   const slug = `${track.name.replace(/[^a-zA-Z0-9-]+/g, '_').slice(0, 40)}-${recipes.names.join('+').replace(/[^a-zA-Z0-9+.-]+/g, '_')}-s${request.seed}`;
   return {
     runId: `${stamp}-${slug}-${randomBytes(3).toString('hex')}`,
-    track,
-    data,
+    track: { ...trackInfo(track), dataHash: data.dataHash },
     config,
-    recipes,
+    recipes: recipes.names,
+    comms: recipes.comms,
     backend,
     official: track.calibrated && overrides.length === 0,
     overrides,
@@ -184,12 +199,14 @@ export interface RunHooks {
   signal?: AbortSignal;
   /** Called with the run directory before training starts. */
   onStart?(plan: RunPlan, runDir: string): void;
+  /** Recipes composed by the caller instead of from the plan's spec (tests that spy on or poison a run). */
+  recipes?: ComposedRecipes;
 }
 
 /** One replica in this thread, or a pool of data-parallel workers, each resolving the plan's spec for itself. */
 function replicaFactory(plan: RunPlan): ReplicaFactory {
   if (plan.workers <= 1) return LocalReplica.factory;
-  return async (input) => (await import('./parallel/pool.ts')).WorkerPool.start(input, { workers: plan.workers, comms: plan.recipes.comms, ...plan.spec });
+  return async (input) => (await import('./parallel/pool.ts')).WorkerPool.start(input, { workers: plan.workers, comms: plan.comms, ...plan.spec });
 }
 
 /**
@@ -211,21 +228,21 @@ export async function trainRun(plan: RunPlan, request: Pick<RunRequest, 'outDir'
     id: trackId(plan.track),
     name: plan.track.name,
     version: plan.track.version,
-    dataHash: plan.data.dataHash,
+    dataHash: plan.track.dataHash,
     target: plan.config.train.target,
     official: plan.official,
     overrides: plan.overrides,
   };
   const { store } = hooks;
-  store?.startRun({ runId: plan.runId, track, recipes: plan.recipes.names, config: plan.config, backend: plan.backend, environment, hardware, codeHash, workers: plan.workers });
+  store?.startRun({ runId: plan.runId, track, recipes: plan.recipes, config: plan.config, backend: plan.backend, environment, hardware, codeHash, workers: plan.workers });
 
   const events = new EventLog(path.join(runDir, 'events.jsonl'), request.mllog ?? false);
   events.emit('POINT_IN_TIME', 'submission_benchmark', track.id, {
-    data_hash: plan.data.dataHash,
+    data_hash: plan.track.dataHash,
     official: plan.official,
     overrides: plan.overrides,
   });
-  events.emit('POINT_IN_TIME', 'recipes', plan.recipes.names, { notes: plan.notes });
+  events.emit('POINT_IN_TIME', 'recipes', plan.recipes, { notes: plan.notes });
   events.emit('POINT_IN_TIME', 'backend', plan.backend);
   events.emit('POINT_IN_TIME', 'hardware', hardware);
   events.emit('POINT_IN_TIME', 'seed', plan.config.train.seed);
@@ -239,10 +256,11 @@ export async function trainRun(plan: RunPlan, request: Pick<RunRequest, 'outDir'
   };
   let outcome;
   try {
+    const loaded = loadPlan(plan);
     outcome = await train({
       config: plan.config,
-      data: plan.data,
-      recipes: plan.recipes,
+      data: loaded.data,
+      recipes: hooks.recipes ?? loaded.recipes,
       backend: plan.backend,
       events,
       observer,
@@ -261,7 +279,7 @@ export async function trainRun(plan: RunPlan, request: Pick<RunRequest, 'outDir'
     runId: plan.runId,
     createdAt: new Date().toISOString(),
     track,
-    recipes: plan.recipes.names,
+    recipes: plan.recipes,
     notes: plan.notes,
     config: plan.config,
     backend: plan.backend,

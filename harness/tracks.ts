@@ -53,6 +53,21 @@ const brownChar: Track = {
 
 export const BUILTIN_TRACKS: readonly Track[] = [brownChar];
 
+/** The track without its loader: what a plan or a record carries. */
+export function trackInfo(track: Track): Omit<Track, 'load'> {
+  const { load: _load, ...info } = track;
+  return info;
+}
+
+/** The last track's data, so a run's resolve and train stages (and `--seeds` runs) load it once. */
+let lastLoaded: { spec: string; data: TokenData } | undefined;
+
+/** A track's data by its spec (`brown-char`, `text:<file>`, `shards:<dir>`), loaded once per process for the last spec. */
+export function loadTrackData(spec: string): TokenData {
+  if (lastLoaded?.spec !== spec) lastLoaded = { spec, data: resolveTrack(spec).load() };
+  return lastLoaded.data;
+}
+
 /** Resolves `brown-char`, `text:<file>` or `shards:<dir>`. */
 export function resolveTrack(spec: string): Track {
   if (spec.startsWith('text:')) {

@@ -16,6 +16,7 @@ import { BatchSampler } from '../harness/data/tokens.ts';
 import { defaultParts, GPT } from '../harness/model.ts';
 import { engineFor } from '../harness/ops.ts';
 import { evaluate, trainStep } from '../harness/replica.ts';
+import { loadPlan } from '../harness/run.ts';
 import { fixtureTextFile, microPlan, ROOT, runCli, tempDir } from './utils.ts';
 
 const required = process.env.SPEEDRUN_REQUIRE_WEBGPU === '1';
@@ -30,12 +31,13 @@ test('every kernel a training step and an evaluation use, for every recipe, exis
   for (const recipe of ['baseline', 'ngpt', 'muon,rotary,qk-norm,relu2,softcap,untied-head,zero-init', 'wsd']) {
     const plan = await microPlan({ recipe });
     const { config } = plan;
-    const model = new GPT(config.model, plan.recipes.parts(defaultParts), engineFor('webgpu'), 0);
-    plan.recipes.onInit(model.params);
-    const optimizer = plan.recipes.optimizer(model.params, config.train);
-    const sampler = new BatchSampler(plan.data.train, config.train.batchSize, config.model.blockSize, 0);
+    const { data, recipes } = loadPlan(plan);
+    const model = new GPT(config.model, recipes.parts(defaultParts), engineFor('webgpu'), 0);
+    recipes.onInit(model.params);
+    const optimizer = recipes.optimizer(model.params, config.train);
+    const sampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, 0);
     const profile = await tf.profile(async () => {
-      await trainStep(model, optimizer, () => sampler.next(), config, 1, () => plan.recipes.afterStep(model.params, 0));
+      await trainStep(model, optimizer, () => sampler.next(), config, 1, () => recipes.afterStep(model.params, 0));
       await evaluate(model, [sampler.next()]);
     });
     // Profile entries are kernels, plus scopes (customGrad's "unnamed scope") that are not.

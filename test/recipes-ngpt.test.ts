@@ -41,7 +41,7 @@ test('nGPT: every matrix has unit-norm vectors along the model axis at init and 
     onInit: (params) => normErrors.push(worstNormError(params)),
     afterStep: (params) => normErrors.push(worstNormError(params)),
   };
-  const record = await executeRun({ ...plan, recipes: composeRecipes([...resolveRecipes('ngpt'), spy]) }, { outDir: tempDir() });
+  const record = await executeRun(plan, { outDir: tempDir() }, { recipes: composeRecipes([...resolveRecipes('ngpt'), spy]) });
   assert.notEqual(record.status, 'diverged');
   assert.equal(normErrors.length, 1 + 6 + 1, 'checked at init, after the warm-up step and after each of 6 steps');
   for (const e of normErrors) assert.ok(e < 1e-5, `matrix norm off by ${e}`);

@@ -57,7 +57,7 @@ test('a NaN loss ends the run as diverged', async () => {
       },
     },
   ]);
-  const record = await executeRun({ ...plan, recipes: poison }, { outDir: tempDir() });
+  const record = await executeRun(plan, { outDir: tempDir() }, { recipes: poison });
   assert.equal(record.status, 'diverged');
   assert.match(record.reason, /loss is NaN at step [45]/);
 });
