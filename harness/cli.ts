@@ -462,7 +462,7 @@ export async function main(argv: string[]): Promise<number> {
     )
     .strict()
     .help()
-    .epilogue('Exit codes: 0 target reached, 2 bad input, 3 target not reached within the budget, 4 diverged, 5 submission refused or bundle invalid, 130 interrupted; `ci`: 0 no regression, 1 regression, 2 error.')
+    .epilogue('Exit codes: 0 target reached, 1 a bug, 2 bad input, 3 target not reached within the budget, 4 diverged, 5 refused (a record, or a bundle that is malformed or does not verify), 130 interrupted (Ctrl-C, SIGTERM, SIGHUP); `ci`: 0 no regression, 1 regression, 2 error.')
     .exitProcess(false)
     .fail((message, error) => {
       throw error ?? new UserError(message);

@@ -33,7 +33,7 @@ export function fixtureTextFile(): string {
   return file;
 }
 
-/** A micro-preset run on the fixture text, cpu backend, evaluating 2,048 tokens every 10 steps. */
+/** A micro-preset run on the fixture text, cpu backend, evaluating 1,024 tokens every 10 steps. */
 export async function microPlan(overrides: Partial<RunRequest> = {}): Promise<RunPlan> {
   const plan = await resolveRun({
     recipe: 'baseline',
@@ -44,7 +44,7 @@ export async function microPlan(overrides: Partial<RunRequest> = {}): Promise<Ru
     steps: 20,
     ...overrides,
   });
-  plan.config.train.evalTokens = 2048;
+  plan.config.train.evalTokens = 1024;
   plan.config.train.evalInterval = 10;
   return plan;
 }
