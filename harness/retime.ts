@@ -62,7 +62,7 @@ export function loadRecordSide(source: string, store: ResultsStore): RetimeSide 
     label: stored ? `record #${stored.id}` : `record file ${path.basename(source)}`,
     recordId: stored?.id ?? null,
     recipes: claim.recipes,
-    hardwareClass: stored?.hardwareClass ?? bundles[0]!.run.hardware.hardwareClass,
+    hardwareClass: stored?.hardwareClass ?? hardwareClassOf(bundles[0]!.run.hardware),
     recordedMeanMs: stored?.timeToTargetMs ?? null,
     bundles,
   };
