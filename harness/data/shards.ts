@@ -14,16 +14,29 @@ const HEADER_BYTES = HEADER_INTS * 4;
 export const GPT2_VOCAB_SIZE = 50257;
 export const GPT2_EOT = 50256;
 
-export function encodeShard(tokens: ArrayLike<number>): Buffer {
-  const buffer = Buffer.alloc(HEADER_BYTES + 2 * tokens.length);
-  buffer.writeInt32LE(SHARD_MAGIC, 0);
-  buffer.writeInt32LE(SHARD_VERSION, 4);
-  buffer.writeInt32LE(tokens.length, 8);
-  for (let i = 0; i < tokens.length; i++) {
-    const token = tokens[i]!;
-    if (!Number.isInteger(token) || token < 0 || token > 0xffff) throw new UserError(`token ${token} at ${i} does not fit in uint16`);
-    buffer.writeUInt16LE(token, HEADER_BYTES + 2 * i);
+/** The header's first three ints (magic, version, token count); the rest of the 1024 bytes stays zero. */
+function shardHeader(count: number): Buffer {
+  const header = Buffer.alloc(12);
+  header.writeInt32LE(SHARD_MAGIC, 0);
+  header.writeInt32LE(SHARD_VERSION, 4);
+  header.writeInt32LE(count, 8);
+  return header;
+}
+
+/** tokens[offset, offset + length) as little-endian uint16; a token that does not fit is a UserError. */
+function tokenBytes(tokens: ArrayLike<number>, offset: number, length: number): Buffer {
+  const bytes = Buffer.alloc(2 * length);
+  for (let i = 0; i < length; i++) {
+    const token = tokens[offset + i]!;
+    if (!Number.isInteger(token) || token < 0 || token > 0xffff) throw new UserError(`token ${token} at ${offset + i} does not fit in uint16`);
+    bytes.writeUInt16LE(token, 2 * i);
   }
+  return bytes;
+}
+
+export function encodeShard(tokens: ArrayLike<number>): Buffer {
+  const buffer = Buffer.concat([Buffer.alloc(HEADER_BYTES), tokenBytes(tokens, 0, tokens.length)]);
+  shardHeader(tokens.length).copy(buffer, 0);
   return buffer;
 }
 
@@ -43,24 +56,14 @@ export class ShardWriter {
 
   append(tokens: ArrayLike<number>, offset: number, length: number): void {
     if (length === 0) return;
-    const bytes = Buffer.alloc(2 * length);
-    for (let i = 0; i < length; i++) {
-      const token = tokens[offset + i]!;
-      if (!Number.isInteger(token) || token < 0 || token > 0xffff) throw new UserError(`token ${token} does not fit in uint16`);
-      bytes.writeUInt16LE(token, 2 * i);
-    }
-    fs.writeSync(this.fd!, bytes);
+    fs.writeSync(this.fd!, tokenBytes(tokens, offset, length));
     this.count += length;
   }
 
   /** Writes the header and closes the file; returns its path. */
   close(): string {
     if (this.fd === undefined) return this.file;
-    const header = Buffer.alloc(12);
-    header.writeInt32LE(SHARD_MAGIC, 0);
-    header.writeInt32LE(SHARD_VERSION, 4);
-    header.writeInt32LE(this.count, 8);
-    fs.writeSync(this.fd, header, 0, 12, 0);
+    fs.writeSync(this.fd, shardHeader(this.count), 0, 12, 0);
     fs.closeSync(this.fd);
     this.fd = undefined;
     return this.file;
