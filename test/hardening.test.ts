@@ -230,6 +230,12 @@ test('data prepare handles several MB of text, and refuses unsafe names and over
   for (const name of ['../../x', '/abs', 'a/b']) assert.throws(() => prepareShards({ inputs: [input], outDir: out, name, valFraction: 0.1, shardTokens: 1000 }), /is not a safe name/);
   const forced = prepareShards({ inputs: [input], outDir: out, name: 'big', valFraction: 0.1, shardTokens: 10_000_000, force: true });
   assert.equal(fs.readdirSync(out).length, forced.files.length, 'old shards replaced, none left over');
+  // A file that turns out not to be UTF-8 half-way leaves no partial shard set behind.
+  const bad = path.join(dir, 'bad.txt');
+  fs.writeFileSync(bad, Buffer.concat([Buffer.from(text.slice(0, 100_000)), Buffer.from([0xff, 0xfe]), Buffer.from(' end')]));
+  const badOut = path.join(dir, 'bad-out');
+  assert.throws(() => prepareShards({ inputs: [bad], outDir: badOut, name: 'b', valFraction: 0.1, shardTokens: 1000, pieceBytes: 4096 }), /is not valid UTF-8 text/);
+  assert.deepEqual(fs.readdirSync(badOut), []);
 });
 
 test('run_stop carries MLPerf\'s metadata.status (compliance checker rule) beside speedrun\'s own status', async () => {

@@ -10,7 +10,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { encode, decode } from 'gpt-tokenizer/encoding/r50k_base';
 import { UserError } from '../errors.ts';
 import { checkName } from '../names.ts';
@@ -53,27 +52,24 @@ function firstCleanCut(text: string, from: number): number {
   return -1;
 }
 
-/** One file's text in pieces cut at clean boundaries; checks UTF-8 as it goes. */
+/** One file's text in pieces cut at clean boundaries; one streaming decoder checks the UTF-8 as it decodes. */
 function* filePieces(file: string, pieceBytes: number): Generator<string> {
-  const stat = fs.statSync(file, { throwIfNoEntry: false });
-  if (!stat) throw new UserError(`text file not found: ${file}`);
-  if (!stat.isFile()) throw new UserError(`not a file: ${file}`);
-  if (stat.size === 0) throw new UserError(`text file is empty: ${file}`);
   const fd = fs.openSync(file, 'r');
-  const decoder = new StringDecoder('utf8');
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const decode = (bytes?: Uint8Array): string => {
+    try {
+      return bytes ? decoder.decode(bytes, { stream: true }) : decoder.decode();
+    } catch {
+      throw new UserError(`${file} is not valid UTF-8 text`);
+    }
+  };
   const buffer = Buffer.alloc(pieceBytes);
-  const strict = new TextDecoder('utf-8', { fatal: true });
   let carry = '';
   try {
     for (;;) {
       const n = fs.readSync(fd, buffer, 0, pieceBytes, null);
       if (n === 0) break;
-      try {
-        strict.decode(buffer.subarray(0, n), { stream: true });
-      } catch {
-        throw new UserError(`${file} is not valid UTF-8 text`);
-      }
-      const text = carry + decoder.write(buffer.subarray(0, n));
+      const text = carry + decode(buffer.subarray(0, n));
       const cut = lastCleanCut(text);
       if (cut > 0) {
         yield text.slice(0, cut);
@@ -85,12 +81,7 @@ function* filePieces(file: string, pieceBytes: number): Generator<string> {
         carry = text;
       }
     }
-    try {
-      strict.decode();
-    } catch {
-      throw new UserError(`${file} is not valid UTF-8 text`);
-    }
-    const rest = carry + decoder.end();
+    const rest = carry + decode();
     if (rest.length > 0) yield rest;
   } finally {
     fs.closeSync(fd);
@@ -104,9 +95,12 @@ export function prepareShards(options: PrepareOptions): PrepareResult {
   if (!(options.valFraction > 0 && options.valFraction < 1)) throw new UserError(`--val-fraction must be in (0, 1), got ${options.valFraction}`);
   if (!Number.isInteger(options.shardTokens) || options.shardTokens < 1) throw new UserError(`--shard-tokens must be a positive integer, got ${options.shardTokens}`);
   const name = checkName('--name', options.name);
+  // Every input is checked before anything is written; its size places the validation split.
   const sizes = options.inputs.map((file) => {
     const stat = fs.statSync(file, { throwIfNoEntry: false });
     if (!stat) throw new UserError(`text file not found: ${file}`);
+    if (!stat.isFile()) throw new UserError(`not a file: ${file}`);
+    if (stat.size === 0) throw new UserError(`text file is empty: ${file}`);
     return stat.size;
   });
   fs.mkdirSync(options.outDir, { recursive: true });
@@ -139,6 +133,7 @@ export function prepareShards(options: PrepareOptions): PrepareResult {
   };
   let bytesSeen = 0;
   let inVal = false;
+  let failed = true;
   try {
     for (const file of options.inputs) {
       let first = true;
@@ -168,11 +163,16 @@ export function prepareShards(options: PrepareOptions): PrepareResult {
         val.append(valTokens, 0, valTokens.length);
       }
     }
+    failed = false;
   } finally {
     files.unshift(val.close());
     files.push(train.close());
+    if (failed) for (const f of files) fs.rmSync(f, { force: true }); // no partial shard set is left behind
   }
-  if (val.count === 0) throw new UserError(`the validation split is empty: the text has no word boundary in its last ${options.valFraction * 100} %`);
-  if (trainTokens === 0) throw new UserError('the training split is empty');
+  const empty = val.count === 0 ? `the validation split is empty: the text has no word boundary in its last ${options.valFraction * 100} %` : trainTokens === 0 ? 'the training split is empty' : undefined;
+  if (empty) {
+    for (const f of files) fs.rmSync(f, { force: true });
+    throw new UserError(empty);
+  }
   return { files, trainTokens, valTokens: val.count };
 }
