@@ -156,9 +156,9 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
 
   const backend = await useBackend(request.backend, { threads: request.threads });
   const notes = recipes.notes(backend);
-  const flopsToFirstEval = estimatedFlopsPerStep(config) * config.train.evalInterval;
-  if (flopsToFirstEval > ESTIMATE_ABOVE_FLOPS) {
-    const stepMs = (estimatedFlopsPerStep(config) / measuredMatmulRate()) * 1000;
+  const flopsPerStep = estimatedFlopsPerStep(config);
+  if (flopsPerStep * config.train.evalInterval > ESTIMATE_ABOVE_FLOPS) {
+    const stepMs = (flopsPerStep / measuredMatmulRate()) * 1000;
     const firstEvalMs = stepMs * config.train.evalInterval;
     const hours = (firstEvalMs / 3_600_000).toFixed(1);
     if (firstEvalMs > MAX_FIRST_EVAL_MS && !request.force) {
