@@ -15,7 +15,7 @@ import { UserError } from './errors.ts';
 import { compareRuns, type Comparison, type DecisionOptions } from './regression.ts';
 import type { RunRecord } from './records.ts';
 import { mean, std } from './stats.ts';
-import { bundlePaths, readBundle, verifyBundle } from './store/bundle.ts';
+import { bundlePaths, readVerifiedBundle } from './store/bundle.ts';
 
 /**
  * Run-to-run noise of one brown-char time to target on this machine, for paired runs of the same seed: 2.2 %,
@@ -146,9 +146,7 @@ export function runCi(ciRequest: CiRequest): CiReport {
     const files = bundlePaths(request.baseline.split(','));
     if (files.length < 2) throw new UserError(`ci: baseline ${request.baseline} holds ${files.length} bundle(s); at least 2 are needed`);
     const baselineRuns = files.map((file) => {
-      const bundle = readBundle(file);
-      const verdict = verifyBundle(bundle);
-      if (verdict.status === 'invalid') throw new UserError(`ci: baseline bundle ${file} does not verify: ${verdict.problems[0]}`);
+      const bundle = readVerifiedBundle(file);
       return { bundle, run: toMeasured(bundle.run) };
     });
     // Like with like: the candidate runs on the engine the baseline ran on.

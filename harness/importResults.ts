@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { EXIT, UserError } from './errors.ts';
-import { bundlePaths, readBundle, verifyBundle } from './store/bundle.ts';
+import { bundlePaths, readVerifiedBundle } from './store/bundle.ts';
 import type { ResultsStore } from './store/database.ts';
 import { asClaim, type RecordClaim } from './store/recordClaim.ts';
 import { judgeAndStore, loadBundles } from './submitRecord.ts';
@@ -31,9 +31,13 @@ export function importResults(specs: string[], store: ResultsStore): ImportRepor
       claims.push({ file, claim });
       continue;
     }
-    const bundle = readBundle(file);
-    const verdict = verifyBundle(bundle);
-    if (verdict.status === 'invalid') throw new UserError(`${file} does not verify (${verdict.problems[0]}); nothing after it was imported`, EXIT.rejected);
+    let bundle;
+    try {
+      bundle = readVerifiedBundle(file);
+    } catch (error) {
+      if (error instanceof UserError && error.exitCode === EXIT.rejected) throw new UserError(`${error.message}; nothing after it was imported`, EXIT.rejected);
+      throw error;
+    }
     counts[store.importBundle(bundle, file)]++;
   }
   if (claims.length === 0) return { bundles: counts };

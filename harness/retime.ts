@@ -14,13 +14,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BackendRequest } from './backends/index.ts';
 import { codeHash, PROJECT_ROOT } from './environment.ts';
-import { EXIT, UserError } from './errors.ts';
+import { UserError } from './errors.ts';
 import { describeHardware, hardwareClassOf } from './hardware.ts';
 import { checkName } from './names.ts';
 import type { RunRecord } from './records.ts';
 import { defaultResultsDir, type RunRequest } from './run.ts';
 import { mean, std } from './stats.ts';
-import { readBundle, verifyBundle, type RunBundle } from './store/bundle.ts';
+import { readVerifiedBundle, type RunBundle } from './store/bundle.ts';
 import type { ResultsStore, StoredRecord } from './store/database.ts';
 import { asClaim } from './store/recordClaim.ts';
 
@@ -83,10 +83,7 @@ export function sideOf(record: StoredRecord, store: ResultsStore, bundlesDir: st
 function bundleOf(runId: string, store: ResultsStore, bundlesDir: string | undefined): RunBundle {
   const file = store.run(runId)?.bundlePath ?? (bundlesDir ? path.join(bundlesDir, `${checkName('run id', runId)}.json`) : undefined);
   if (!file || !fs.existsSync(file)) throw new UserError(`run ${runId} of the record has no bundle here: \`speedrun import\` its bundles first`);
-  const bundle = readBundle(file);
-  const verdict = verifyBundle(bundle);
-  if (verdict.status === 'invalid') throw new UserError(`${file} does not verify (${verdict.problems[0]})`, 5);
-  return bundle;
+  return readVerifiedBundle(file);
 }
 
 /** The run request that repeats a recorded run here: its recipes, track, overrides, lr, workers and seed. */
@@ -221,9 +218,7 @@ export async function retimeRecord(
       const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(dir, 'entry.mjs'), ...requestArgs(entry.request), '--db', path.join(dir, 'runs.db'), ...(options.quiet ? ['-q'] : [])], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'] });
       const made = (fs.existsSync(bundles) ? fs.readdirSync(bundles) : []).filter((f) => !before.has(f));
       if (made.length !== 1) throw new UserError(`retime: the run from the bundle's sources wrote no bundle (exit ${child.status})`);
-      const bundle = readBundle(path.join(bundles, made[0]!));
-      const verdict = verifyBundle(bundle);
-      if (verdict.status === 'invalid') throw new UserError(`retime: the run from the bundle's sources does not verify here (${verdict.problems[0]})`, EXIT.rejected);
+      const bundle = readVerifiedBundle(path.join(bundles, made[0]!));
       store.importBundle(bundle, path.join(bundles, made[0]!));
       run = bundle.run;
     } else {

@@ -102,6 +102,14 @@ export function parseBundle(text: string, label: string): RunBundle {
   return parsed as RunBundle;
 }
 
+/** readBundle, then verifyBundle: a bundle that does not verify is refused (exit 5) with its first problem. */
+export function readVerifiedBundle(file: string): RunBundle {
+  const bundle = readBundle(file);
+  const verdict = verifyBundle(bundle);
+  if (verdict.status === 'invalid') throw new UserError(`${file} does not verify (${verdict.problems[0]})`, EXIT.rejected);
+  return bundle;
+}
+
 export type Verification = { status: 'valid' } | { status: 'invalid'; problems: string[] };
 
 const close = (a: number, b: number, tolerance = 1e-9): boolean => Math.abs(a - b) <= tolerance * Math.max(1, Math.abs(a), Math.abs(b));
