@@ -15,7 +15,7 @@ const nullableFinite = finite.nullable();
 /** Losses may be NaN/Infinity in a diverged run; JSON writes those as null. */
 const loss = z.number().nullable();
 
-export const evalPointShape = z.looseObject({ step: count, tokens: count, trainTimeMs: finite, valLoss: loss });
+const evalPointShape = z.looseObject({ step: count, tokens: count, trainTimeMs: finite, valLoss: loss });
 
 const trackShape = z.looseObject({
   id: z.string().min(1).max(200),
@@ -27,7 +27,7 @@ const trackShape = z.looseObject({
   overrides: z.array(z.string()),
 });
 
-export const hardwareShape = z.looseObject({
+const hardwareShape = z.looseObject({
   cpuManufacturer: z.string(),
   cpuBrand: z.string(),
   cpuCores: count,
@@ -42,7 +42,7 @@ export const hardwareShape = z.looseObject({
 
 const backendShape = z.looseObject({ name: z.string().min(1), threads: count });
 
-export const runRecordShape = z.looseObject({
+const runRecordShape = z.looseObject({
   runId: z.string().regex(SAFE_NAME, `run id: ${SAFE_NAME_RULE}`),
   status: z.enum(['success', 'budget_exhausted', 'diverged', 'aborted']),
   reason: z.string(),
@@ -78,7 +78,7 @@ const eventShape = z.looseObject({
   metadata: z.record(z.string(), z.unknown()),
 });
 
-export const bundleShape = z.looseObject({
+const bundleShape = z.looseObject({
   kind: z.literal('speedrun-run-bundle'),
   version: z.literal(1),
   run: runRecordShape,
