@@ -105,7 +105,8 @@ static napi_value config(napi_env env, napi_callback_info info) {
   return out;
 }
 
-void speedrun_register_kernels(napi_env env, napi_value exports); /* kernels.c */
+void speedrun_register_kernels(napi_env env, napi_value exports);      /* kernels.c */
+void speedrun_register_ngpt_kernels(napi_env env, napi_value exports); /* ngpt.c */
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -115,6 +116,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, 3, props);
   speedrun_register_kernels(env, exports);
+  speedrun_register_ngpt_kernels(env, exports);
   return exports;
 }
 

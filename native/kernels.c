@@ -4,53 +4,12 @@
  * OpenBLAS's (cblas_sgemm): these are the elementwise and row-wise parts around them, which BLAS has no
  * routine for. The arithmetic mirrors harness/ops.ts and harness/optim.ts line for line; tests compare each
  * kernel with those TF.js versions.
- *
- * Every entry point takes (memory, byte offsets..., sizes...) where memory is a typed array over the heap.
  */
 #include <cblas.h>
 #include <math.h>
-#include <node_api.h>
-#include <stdint.h>
 #include <string.h>
 
-#define ARGS(count)                                                                  \
-  size_t argc = (count);                                                             \
-  napi_value argv[(count)];                                                          \
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != (count)) { \
-    napi_throw_error(env, NULL, "speedrun_kernels: wrong number of arguments");       \
-    return NULL;                                                                     \
-  }                                                                                  \
-  uint8_t *heap = heap_base(env, argv[0]);                                           \
-  if (!heap) return NULL;
-
-static uint8_t *heap_base(napi_env env, napi_value memory) {
-  napi_typedarray_type type;
-  size_t length, byte_offset;
-  void *data = NULL;
-  napi_value buffer;
-  if (napi_get_typedarray_info(env, memory, &type, &length, &data, &buffer, &byte_offset) != napi_ok) {
-    napi_throw_error(env, NULL, "speedrun_kernels: the first argument must be a typed array over the heap");
-    return NULL;
-  }
-  return (uint8_t *)data - byte_offset;
-}
-
-static int64_t int_arg(napi_env env, napi_value v) {
-  int64_t out = 0;
-  napi_get_value_int64(env, v, &out);
-  return out;
-}
-
-static double num_arg(napi_env env, napi_value v) {
-  double out = 0;
-  napi_get_value_double(env, v, &out);
-  return out;
-}
-
-#define F32(i) ((float *)(heap + int_arg(env, argv[(i)])))
-#define I32(i) ((const int32_t *)(heap + int_arg(env, argv[(i)])))
-#define INT(i) ((int)int_arg(env, argv[(i)]))
-#define NUM(i) ((float)num_arg(env, argv[(i)]))
+#include "heap_args.h"
 
 /* A row's mean and 1/σ = 1/√(var + eps), two passes (as TF.js's moments). */
 static inline float row_rstd(const float *row, int width, float eps, float *mean_out) {
@@ -342,17 +301,17 @@ static napi_value adam_w(napi_env env, napi_callback_info info) {
 
 void speedrun_register_kernels(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
-      {"layerNormForward", NULL, layer_norm_forward, NULL, NULL, NULL, napi_default, NULL},
-      {"layerNormBackward", NULL, layer_norm_backward, NULL, NULL, NULL, napi_default, NULL},
-      {"addLayerNormForward", NULL, add_layer_norm_forward, NULL, NULL, NULL, napi_default, NULL},
-      {"addLayerNormBackward", NULL, add_layer_norm_backward, NULL, NULL, NULL, napi_default, NULL},
-      {"geluForward", NULL, gelu_forward, NULL, NULL, NULL, napi_default, NULL},
-      {"geluBackward", NULL, gelu_backward, NULL, NULL, NULL, napi_default, NULL},
-      {"attentionForward", NULL, attention_forward, NULL, NULL, NULL, napi_default, NULL},
-      {"attentionBackward", NULL, attention_backward, NULL, NULL, NULL, napi_default, NULL},
-      {"crossEntropy", NULL, cross_entropy, NULL, NULL, NULL, napi_default, NULL},
-      {"sumOfSquares", NULL, sum_of_squares, NULL, NULL, NULL, napi_default, NULL},
-      {"adamW", NULL, adam_w, NULL, NULL, NULL, napi_default, NULL},
+      EXPORT("layerNormForward", layer_norm_forward),
+      EXPORT("layerNormBackward", layer_norm_backward),
+      EXPORT("addLayerNormForward", add_layer_norm_forward),
+      EXPORT("addLayerNormBackward", add_layer_norm_backward),
+      EXPORT("geluForward", gelu_forward),
+      EXPORT("geluBackward", gelu_backward),
+      EXPORT("attentionForward", attention_forward),
+      EXPORT("attentionBackward", attention_backward),
+      EXPORT("crossEntropy", cross_entropy),
+      EXPORT("sumOfSquares", sum_of_squares),
+      EXPORT("adamW", adam_w),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 }

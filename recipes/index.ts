@@ -11,7 +11,7 @@ import { fusedKernelsRecipe } from './fused-kernels/index.ts';
 import { commsBf16Recipe, commsBucketedRecipe, commsOverlapRecipe, commsShardedRecipe } from './comms.ts';
 import { mixedPrecisionRecipe } from './mixedPrecision.ts';
 import { MUON_DEFAULTS, muonRecipe } from './muon.ts';
-import { ngptRecipe } from './ngpt.ts';
+import { ngptRecipe } from './ngpt/index.ts';
 import { qkNormRecipe } from './qkNorm.ts';
 import { relu2Recipe } from './relu2.ts';
 import { rotaryRecipe } from './rotary.ts';

@@ -64,10 +64,10 @@ test('native fused kernels agree with the TF.js ops they replace (fp32, 1e-5); b
   assert.ok(bf16.changeFromFp32 > 1e-4, 'bf16 products differ from fp32 ones (the rounding happened)');
 });
 
-/** A 10-step micro run on native: its train losses and its event log. */
-function microRun(recipe: string, file: string): { losses: number[]; events: string } {
+/** A 10-step micro run (on native unless told): its train losses and its event log. */
+function microRun(recipe: string, file: string, backend = 'native'): { losses: number[]; events: string } {
   const out = tempDir();
-  const result = runCli(['--recipe', recipe, '--track', `text:${file}`, '--preset', 'micro', '--backend', 'native', '--steps', '10', '--out', out, '-q'], 120_000);
+  const result = runCli(['--recipe', recipe, '--track', `text:${file}`, '--preset', 'micro', '--backend', backend, '--steps', '10', '--out', out, '-q'], 120_000);
   assert.equal(result.status, 3, result.stderr);
   const [runDir] = fs.readdirSync(path.join(out, 'runs'));
   const lines = fs.readFileSync(path.join(out, 'runs', runDir!, 'events.jsonl'), 'utf8').split('\n').filter(Boolean);
@@ -87,6 +87,27 @@ test('fused-kernels on native trains like baseline, records what it fused, and l
   assert.equal(leaks.status, 0, leaks.stderr);
   const { at10, at100 } = JSON.parse(leaks.stdout.trim().split('\n').at(-1)!) as { at10: number; at100: number };
   assert.equal(at100, at10, 'live tensors after step 100 equal those after step 10');
+});
+
+test("nGPT's fused kernels agree with its TF.js ops, forward and gradients, edge shapes included (1e-5)", (t) => {
+  if (unavailable(t)) return;
+  const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', 'native-ngpt.ts')], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(child.status, 0, child.stderr);
+  const diffs = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+  // residual 3 shapes x 4, swiglu 3 x 3, queryKey 3 x 3, normalization of 5 parameters
+  assert.equal(Object.keys(diffs).length, 35);
+  for (const [name, diff] of Object.entries(diffs)) assert.ok(diff < 1e-5, `${name}: ${diff}`);
+});
+
+test('ngpt on native runs its fused kernels, says so, and trains like ngpt on wasm (TF.js ops)', (t) => {
+  if (unavailable(t)) return;
+  const file = fixtureTextFile();
+  const fused = microRun('ngpt', file);
+  const reference = microRun('ngpt', file, 'wasm');
+  assert.match(fused.events, /ngpt: fused on native: residual update/);
+  assert.match(reference.events, /ngpt: not fused on wasm/);
+  assert.equal(fused.losses.length, 10);
+  fused.losses.forEach((l, i) => assert.ok(Math.abs(l - reference.losses[i]!) / reference.losses[i]! < 1e-4, `step ${i + 1}: native ${l} vs wasm ${reference.losses[i]}`));
 });
 
 test('mixed-precision on native: bf16 products move the losses a little, and the run says it is emulated', (t) => {

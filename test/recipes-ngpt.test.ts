@@ -7,7 +7,7 @@ import { defaultParts, GPT, type ParamTable } from '../harness/model.ts';
 import { engineFor } from '../harness/ops.ts';
 import { executeRun } from '../harness/run.ts';
 import { resolveRecipes } from '../recipes/index.ts';
-import { modelAxis, ngptMatrices, NGPT_VECTORS } from '../recipes/ngpt.ts';
+import { modelAxis, ngptMatrices, NGPT_VECTORS } from '../recipes/ngpt/index.ts';
 import { microPlan, tempDir } from './utils.ts';
 
 function worstNormError(params: ParamTable): number {

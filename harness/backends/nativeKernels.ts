@@ -26,6 +26,17 @@ export interface NativeKernelAddon {
   adamW(heap: Uint8Array, p: number, g: number, m: number, v: number, pOut: number, mOut: number, vOut: number, n: number, gradScale: number, beta1: number, beta2: number, c1: number, c2: number, eps: number, lr: number, decayFactor: number): void;
 }
 
+/** native/ngpt.c's entry points, the nGPT recipe's hot paths. */
+export interface NgptKernelAddon {
+  ngptResidualForward(heap: Uint8Array, h: number, b: number, alpha: number, y: number, bn: number, rb: number, rz: number, rows: number, width: number): void;
+  ngptResidualBackward(heap: Uint8Array, dy: number, y: number, rz: number, h: number, bn: number, rb: number, alpha: number, dh: number, db: number, dAlpha: number, scratch: number, rows: number, width: number): void;
+  ngptQueryKeyForward(heap: Uint8Array, x: number, cos: number, sin: number, s: number, y: number, n: number, r: number, batch: number, seqLen: number, heads: number, headSize: number): void;
+  ngptQueryKeyBackward(heap: Uint8Array, dy: number, n: number, r: number, cos: number, sin: number, s: number, dx: number, ds: number, scratch: number, batch: number, seqLen: number, heads: number, headSize: number): void;
+  ngptSwigluForward(heap: Uint8Array, a: number, s: number, hidden: number, rows: number, width: number): void;
+  ngptSwigluBackward(heap: Uint8Array, dh: number, a: number, s: number, da: number, ds: number, rows: number, width: number): void;
+  unitNormAxis(heap: Uint8Array, x: number, y: number, scratch: number, rows: number, cols: number, axis: number): void;
+}
+
 /** The TF.js kernel names. */
 export const FUSED = {
   layerNorm: 'SpeedrunLayerNorm',
@@ -41,35 +52,66 @@ export const FUSED = {
   adamW: 'SpeedrunAdamW',
 } as const;
 
+/** The TF.js kernel names of nGPT's fused kernels. */
+export const NGPT_FUSED = {
+  residual: 'SpeedrunNgptResidual',
+  residualGrad: 'SpeedrunNgptResidualGrad',
+  queryKey: 'SpeedrunNgptQueryKey',
+  queryKeyGrad: 'SpeedrunNgptQueryKeyGrad',
+  swiglu: 'SpeedrunNgptSwiglu',
+  swigluGrad: 'SpeedrunNgptSwigluGrad',
+  unitNormMatrices: 'SpeedrunUnitNormMatrices',
+} as const;
+
 interface WasmBackendLike {
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
   wasm: { HEAPU8: Uint8Array; _malloc(bytes: number): number; _free(offset: number): void };
 }
 
+/** Runs a fused kernel, its outputs always as a list. */
+export function runFused(kernel: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor[] {
+  const out = tf.engine().runKernel(kernel, inputs, attrs) as tf.Tensor | tf.Tensor[];
+  return Array.isArray(out) ? out : [out];
+}
+
 /** True where the fused kernels are registered for this TF.js backend (native, i.e. wasm + the addon). */
 export const hasFusedKernels = (tfjsBackend: string = tf.getBackend()): boolean => tf.getKernel(FUSED.layerNorm, tfjsBackend) !== undefined;
 
+/** True where nGPT's fused kernels are registered (an addon built before native/ngpt.c existed has none). */
+export const hasNgptKernels = (tfjsBackend: string = tf.getBackend()): boolean => tf.getKernel(NGPT_FUSED.residual, tfjsBackend) !== undefined;
+
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: object };
 
-export function registerNativeKernels(addon: NativeBlas & Partial<NativeKernelAddon>): void {
+const register = (kernelName: string, run: (b: WasmBackendLike, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) => tf.TensorInfo | tf.TensorInfo[]) => {
+  if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
+  tf.registerKernel({
+    kernelName,
+    backendName: 'wasm',
+    kernelFunc: ((args: KernelArgs) => run(args.backend as WasmBackendLike, args.inputs, args.attrs ?? {})) as unknown as tf.KernelFunc,
+  });
+};
+const offset = (b: WasmBackendLike, t: tf.TensorInfo | undefined): number => {
+  if (!t || (t.dtype !== 'float32' && t.dtype !== 'int32')) throw new Error(`fused kernel: expected a float32 tensor, got ${t?.dtype}`);
+  return b.dataIdMap.get(t.dataId)!.memoryOffset;
+};
+const num = (attrs: tf.NamedAttrMap, name: string) => attrs[name] as number;
+
+/** Runs `body` with `bytes` of scratch on the wasm heap. */
+function withScratch<T>(b: WasmBackendLike, bytes: number, body: (scratch: number) => T): T {
+  const scratch = b.wasm._malloc(bytes);
+  try {
+    return body(scratch);
+  } finally {
+    b.wasm._free(scratch);
+  }
+}
+
+export function registerNativeKernels(addon: NativeBlas & Partial<NativeKernelAddon> & Partial<NgptKernelAddon>): void {
   // An addon built before the kernels existed (matmuls only), or before the residual + norm kernel: nothing fused.
   if (typeof addon.adamW !== 'function' || typeof addon.addLayerNormForward !== 'function') return;
   const native = addon as NativeKernelAddon;
-  const register = (kernelName: string, run: (b: WasmBackendLike, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap) => tf.TensorInfo | tf.TensorInfo[]) => {
-    if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
-    tf.registerKernel({
-      kernelName,
-      backendName: 'wasm',
-      kernelFunc: ((args: KernelArgs) => run(args.backend as WasmBackendLike, args.inputs, args.attrs ?? {})) as unknown as tf.KernelFunc,
-    });
-  };
-  const offset = (b: WasmBackendLike, t: tf.TensorInfo | undefined): number => {
-    if (!t || (t.dtype !== 'float32' && t.dtype !== 'int32')) throw new Error(`fused kernel: expected a float32 tensor, got ${t?.dtype}`);
-    return b.dataIdMap.get(t.dataId)!.memoryOffset;
-  };
-  const num = (attrs: tf.NamedAttrMap, name: string) => attrs[name] as number;
-
+  if (typeof addon.ngptResidualForward === 'function') registerNgptKernels(addon as NgptKernelAddon);
   register(FUSED.layerNorm, (b, { x, gain }, attrs) => {
     const [rows, width] = x!.shape as [number, number];
     const [y, xhat, rstd] = [b.makeOutput([rows, width], 'float32'), b.makeOutput([rows, width], 'float32'), b.makeOutput([rows, 1], 'float32')];
@@ -114,12 +156,9 @@ export function registerNativeKernels(addon: NativeBlas & Partial<NativeKernelAd
   register(FUSED.attentionGrad, (b, { dOut, q, k, v, probs }, attrs) => {
     const [batch, seqLen, heads, headSize] = q!.shape as [number, number, number, number];
     const [dq, dk, dv] = [0, 1, 2].map(() => b.makeOutput(q!.shape, 'float32'));
-    const scratch = b.wasm._malloc(4 * seqLen * seqLen);
-    try {
-      native.attentionBackward(b.wasm.HEAPU8, offset(b, dOut), offset(b, q), offset(b, k), offset(b, v), offset(b, probs), offset(b, dq), offset(b, dk), offset(b, dv), scratch, batch, seqLen, heads, headSize, num(attrs, 'scale'));
-    } finally {
-      b.wasm._free(scratch);
-    }
+    withScratch(b, 4 * seqLen * seqLen, (scratch) =>
+      native.attentionBackward(b.wasm.HEAPU8, offset(b, dOut), offset(b, q), offset(b, k), offset(b, v), offset(b, probs), offset(b, dq), offset(b, dk), offset(b, dv), scratch, batch, seqLen, heads, headSize, num(attrs, 'scale')),
+    );
     return [dq!, dk!, dv!];
   });
   register(FUSED.crossEntropy, (b, { logits, targets }) => {
@@ -154,5 +193,59 @@ export function registerNativeKernels(addon: NativeBlas & Partial<NativeKernelAd
       native.adamW(heap, p!, g!, m!, v!, pOut!, mOut!, vOut!, size, gradScale, num(attrs, 'beta1'), num(attrs, 'beta2'), num(attrs, 'c1'), num(attrs, 'c2'), num(attrs, 'eps'), num(attrs, 'lr'), decayFactors[i]!);
     }
     return outputs;
+  });
+}
+
+function registerNgptKernels(native: NgptKernelAddon): void {
+  register(NGPT_FUSED.residual, (b, { h, b: branch, alpha }) => {
+    const [rows, width] = h!.shape as [number, number];
+    const [y, bn, rb, rz] = [b.makeOutput([rows, width], 'float32'), b.makeOutput([rows, width], 'float32'), b.makeOutput([rows, 1], 'float32'), b.makeOutput([rows, 1], 'float32')];
+    native.ngptResidualForward(b.wasm.HEAPU8, offset(b, h), offset(b, branch), offset(b, alpha), offset(b, y), offset(b, bn), offset(b, rb), offset(b, rz), rows, width);
+    return [y, bn, rb, rz];
+  });
+  register(NGPT_FUSED.residualGrad, (b, { dy, y, rz, h, bn, rb, alpha }) => {
+    const [rows, width] = dy!.shape as [number, number];
+    const [dh, db, dAlpha] = [b.makeOutput([rows, width], 'float32'), b.makeOutput([rows, width], 'float32'), b.makeOutput([width], 'float32')];
+    withScratch(b, 8 * width, (scratch) =>
+      native.ngptResidualBackward(b.wasm.HEAPU8, offset(b, dy), offset(b, y), offset(b, rz), offset(b, h), offset(b, bn), offset(b, rb), offset(b, alpha), offset(b, dh), offset(b, db), offset(b, dAlpha), scratch, rows, width),
+    );
+    return [dh, db, dAlpha];
+  });
+  register(NGPT_FUSED.queryKey, (b, { x, cos, sin, s }) => {
+    const [batch, seqLen, heads, headSize] = x!.shape as [number, number, number, number];
+    const [y, n, r] = [b.makeOutput(x!.shape, 'float32'), b.makeOutput(x!.shape, 'float32'), b.makeOutput([batch, seqLen, heads, 1], 'float32')];
+    native.ngptQueryKeyForward(b.wasm.HEAPU8, offset(b, x), offset(b, cos), offset(b, sin), offset(b, s), offset(b, y), offset(b, n), offset(b, r), batch, seqLen, heads, headSize);
+    return [y, n, r];
+  });
+  register(NGPT_FUSED.queryKeyGrad, (b, { dy, n, r, cos, sin, s }) => {
+    const [batch, seqLen, heads, headSize] = dy!.shape as [number, number, number, number];
+    const [dx, ds] = [b.makeOutput(dy!.shape, 'float32'), b.makeOutput(s!.shape, 'float32')];
+    withScratch(b, 8 * headSize, (scratch) =>
+      native.ngptQueryKeyBackward(b.wasm.HEAPU8, offset(b, dy), offset(b, n), offset(b, r), offset(b, cos), offset(b, sin), offset(b, s), offset(b, dx), offset(b, ds), scratch, batch, seqLen, heads, headSize),
+    );
+    return [dx, ds];
+  });
+  register(NGPT_FUSED.swiglu, (b, { a, s }) => {
+    const [rows, width2] = a!.shape as [number, number];
+    const hidden = b.makeOutput([rows, width2 / 2], 'float32');
+    native.ngptSwigluForward(b.wasm.HEAPU8, offset(b, a), offset(b, s), offset(b, hidden), rows, width2 / 2);
+    return hidden;
+  });
+  register(NGPT_FUSED.swigluGrad, (b, { dh, a, s }) => {
+    const [rows, width2] = a!.shape as [number, number];
+    const [da, ds] = [b.makeOutput(a!.shape, 'float32'), b.makeOutput(s!.shape, 'float32')];
+    native.ngptSwigluBackward(b.wasm.HEAPU8, offset(b, dh), offset(b, a), offset(b, s), offset(b, da), offset(b, ds), rows, width2 / 2);
+    return [da, ds];
+  });
+  // Inputs x0, x1, … (rank 2); attrs.axes: the axis each is normalized along. Outputs y0, y1, …
+  register(NGPT_FUSED.unitNormMatrices, (b, inputs, attrs) => {
+    const axes = attrs.axes as number[];
+    return axes.map((axis, i) => {
+      const x = inputs[`x${i}`]!;
+      const [rows, cols] = x.shape as [number, number];
+      const y = b.makeOutput(x.shape, 'float32');
+      withScratch(b, 4 * cols, (scratch) => native.unitNormAxis(b.wasm.HEAPU8, offset(b, x), offset(b, y), scratch, rows, cols, axis));
+      return y;
+    });
   });
 }

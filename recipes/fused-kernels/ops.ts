@@ -4,15 +4,10 @@
  * `fused-kernels` recipe swaps these in where the backend has the kernels.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FUSED } from '../../harness/backends/nativeKernels.ts';
+import { FUSED, runFused as run } from '../../harness/backends/nativeKernels.ts';
 import type { Param } from '../../harness/model.ts';
 import { customOp, LN_EPS, matMulAT, matMulBT, type Engine } from '../../harness/ops.ts';
 import { decays, zerosStateLike, type OptimizerFactory } from '../../harness/optim.ts';
-
-const run = (kernel: string, inputs: tf.NamedTensorMap, attrs: tf.NamedAttrMap = {}): tf.Tensor[] => {
-  const out = tf.engine().runKernel(kernel, inputs, attrs) as tf.Tensor | tf.Tensor[];
-  return Array.isArray(out) ? out : [out];
-};
 
 /** LayerNorm (gain, no bias): one kernel forward (keeping x̂ and 1/σ), one backward. */
 export const fusedLayerNorm = customOp((x: tf.Tensor, gain: tf.Tensor) => {

@@ -12,11 +12,17 @@
  * - After every optimizer step (and once before step 0) every matrix is normalized along the model axis.
  *   TF.js kernels are [in, out]: input projections normalize axis 0, output projections axis 1, [V, C] tables axis 1.
  * - Adam with weight decay 0 and no warmup, cosine to 0.
+ *
+ * Four ops carry nearly all of nGPT's extra arithmetic (`NgptOps`): the residual update, the normalized rotary
+ * queries and keys, the scaled SwiGLU and the matrix normalization. They are written below in TF.js; on native each
+ * runs as one fused kernel forward and one backward (./fused.ts), so the step costs what its arithmetic costs.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { blockParam, type ModelContext, type Param, type ParamSpec, type ParamTable } from '../harness/model.ts';
-import type { Recipe } from '../harness/recipe.ts';
-import { applyRotary, rotaryTablesFor } from './rotary.ts';
+import { blockParam, type ModelContext, type Param, type ParamSpec, type ParamTable } from '../../harness/model.ts';
+import { hasNgptKernels } from '../../harness/backends/nativeKernels.ts';
+import type { Recipe } from '../../harness/recipe.ts';
+import { applyRotary, rotaryTablesFor } from '../rotary.ts';
+import { fusedNormalizeMatrices, fusedQueryKey, fusedResidual, fusedSwiglu } from './fused.ts';
 
 /**
  * Unit vectors along `axis`: x·rsqrt(Σx²). No epsilon, as in the reference (a zero vector has no direction).
@@ -58,13 +64,48 @@ export function modelAxis(name: string): 0 | 1 | undefined {
   return undefined;
 }
 
-export function normalizeMatrices(params: ParamTable): void {
-  for (const p of params.values()) {
-    const axis = modelAxis(p.name);
-    if (axis === undefined) continue;
-    tf.tidy(() => p.variable.assign(unitNorm(p.variable, axis)));
-  }
+/** The ops where nGPT's arithmetic is concentrated; `referenceOps` defines them, ./fused.ts fuses them on native. */
+export interface NgptOps {
+  /** h ← Norm(h + α ⊙ (Norm(b) − h)), rows [N, C], α [C]. */
+  residual(h: tf.Tensor2D, b: tf.Tensor2D, alpha: tf.Tensor1D): tf.Tensor2D;
+  /** Norm(rotary(x)) ⊙ s, for queries or keys [B, T, H, hs], s [H·hs]. */
+  queryKey(x: tf.Tensor4D, cos: tf.Tensor3D, sin: tf.Tensor3D, s: tf.Tensor1D): tf.Tensor4D;
+  /** u ⊙ silu(v) with [u, v] = a ⊙ s, a [N, 2W], s [2W]. */
+  swiglu(a: tf.Tensor2D, s: tf.Tensor1D): tf.Tensor2D;
+  /** Every matrix to unit length along its model axis (after each step). */
+  normalizeMatrices(params: ParamTable): void;
 }
+
+export const referenceOps: NgptOps = {
+  residual: (h, b, alpha) => unitNorm(tf.add(h, tf.mul(alpha, tf.sub(unitNorm(b), h)))),
+  queryKey(x, cos, sin, s) {
+    const [, , H, hs] = x.shape;
+    return tf.mul(unitNorm(applyRotary(x, cos, sin)), tf.reshape(s, [H, hs])) as tf.Tensor4D; // broadcast over [B, T, H, hs]
+  },
+  swiglu(a, s) {
+    const [u, v] = tf.split(tf.mul(a, s), 2, 1);
+    return tf.mul(u!, tf.mul(v!, tf.sigmoid(v!))) as tf.Tensor2D;
+  },
+  normalizeMatrices(params) {
+    for (const p of params.values()) {
+      const axis = modelAxis(p.name);
+      if (axis === undefined) continue;
+      tf.tidy(() => p.variable.assign(unitNorm(p.variable, axis)));
+    }
+  },
+};
+
+export const fusedOps: NgptOps = {
+  residual: fusedResidual,
+  queryKey: fusedQueryKey,
+  swiglu: fusedSwiglu,
+  normalizeMatrices: (params) => fusedNormalizeMatrices(params, modelAxis),
+};
+
+/** The fused ops where this backend has their kernels (native), TF.js's otherwise. */
+export const ngptOps = (tfjsBackend: string = tf.getBackend()): NgptOps => (hasNgptKernels(tfjsBackend) ? fusedOps : referenceOps);
+
+export const normalizeMatrices = (params: ParamTable): void => ngptOps().normalizeMatrices(params);
 
 function ngptParams(C: number, V: number, nLayer: number): ParamSpec[] {
   const base = 1 / Math.sqrt(C);
@@ -90,12 +131,19 @@ function ngptParams(C: number, V: number, nLayer: number): ParamSpec[] {
   return specs;
 }
 
+const NGPT_FUSED_OPS = 'residual update, rotary + q/k norm, scaled SwiGLU, matrix normalization';
+
 export function ngptRecipe(): Recipe {
   const rotary = rotaryTablesFor();
   return {
     name: 'ngpt',
     description: 'normalized Transformer: unit-norm hidden states and matrices, eigen learning rates, no LayerNorm',
     source: 'Loshchilov et al., nGPT (arXiv 2410.01131); NVIDIA/ngpt',
+    notes(backend) {
+      if (backend.name === 'native' && hasNgptKernels(backend.tfjsBackend)) return [`fused on native: ${NGPT_FUSED_OPS}`];
+      if (backend.name === 'native') return ['this native addon was built before nGPT\'s fused kernels existed (run `npm run build:native`): its ops run as TF.js kernels'];
+      return [`not fused on ${backend.name} (fused kernels exist for native): ${NGPT_FUSED_OPS} run as TF.js kernels`];
+    },
     conflicts: {
       'zero-init': 'nGPT normalizes every matrix; a zero matrix has no direction and normalizing it is undefined',
       rotary: 'nGPT already applies rotary positions to its normalized queries and keys',
@@ -106,31 +154,31 @@ export function ngptRecipe(): Recipe {
     // lr from the brown-char sweep (README): 1e-3 -> 250 steps to target, 2e-3 -> 150, 4e-3 and 8e-3 -> 100.
     config: (cfg) => ({ ...cfg, train: { ...cfg.train, weightDecay: 0, warmupSteps: 0, minLr: 0, lr: 4e-3 } }),
     replaces: ['params', 'embed', 'norm', 'queryKey', 'attentionScale', 'residual', 'mlp', 'logits'],
-    model: (parts) => ({
-      ...parts,
-      params: (cfg) => ngptParams(cfg.nEmbd, cfg.vocabSize, cfg.nLayer),
-      embed: (ids, ctx) => ctx.ops.embedding(ctx.param('wte') as tf.Tensor2D, ids), // rows are unit vectors
-      norm: (x) => x, // no LayerNorm: states stay on the sphere through the residual update
-      queryKey(q, k, layer, ctx) {
-        const { nHead: H, nEmbd: C } = ctx.cfg;
-        const sqk = tf.reshape(effective(ctx, NGPT_VECTORS.sqk, layer), [H, C / H]); // broadcast over [B, T, H, hs]
-        const [cos, sin] = rotary.tables(ctx);
-        return [tf.mul(unitNorm(applyRotary(q, cos, sin)), sqk) as tf.Tensor4D, tf.mul(unitNorm(applyRotary(k, cos, sin)), sqk) as tf.Tensor4D];
-      },
-      attentionScale: (ctx) => Math.sqrt(ctx.cfg.nEmbd / ctx.cfg.nHead),
-      residual(x, branch, site, ctx) {
-        const alpha = tf.abs(effective(ctx, site.kind === 'attn' ? NGPT_VECTORS.alphaA : NGPT_VECTORS.alphaM, site.layer));
-        return unitNorm(tf.add(x, tf.mul(alpha, tf.sub(unitNorm(branch), x)))) as tf.Tensor2D;
-      },
-      mlp(x, layer, ctx) {
-        const C = ctx.cfg.nEmbd;
-        const uv = tf.mul(ctx.ops.linear(x, ctx.param(blockParam(layer, 'mlp.c_fc.weight')) as tf.Tensor2D), tf.mul(effective(ctx, NGPT_VECTORS.suv, layer), Math.sqrt(C)));
-        const [u, v] = tf.split(uv, 2, 1);
-        const hidden = tf.mul(u!, tf.mul(v!, tf.sigmoid(v!))) as tf.Tensor2D; // u ⊙ silu(v)
-        return ctx.ops.linear(hidden, ctx.param(blockParam(layer, 'mlp.c_proj.weight')) as tf.Tensor2D);
-      },
-      logits: (h, ctx) => tf.mul(ctx.ops.linear(h, ctx.param('lm_head') as tf.Tensor2D), effective(ctx, NGPT_VECTORS.sz)) as tf.Tensor2D,
-    }),
+    model: (parts) => {
+      const ops = ngptOps();
+      return {
+        ...parts,
+        params: (cfg) => ngptParams(cfg.nEmbd, cfg.vocabSize, cfg.nLayer),
+        embed: (ids, ctx) => ctx.ops.embedding(ctx.param('wte') as tf.Tensor2D, ids), // rows are unit vectors
+        norm: (x) => x, // no LayerNorm: states stay on the sphere through the residual update
+        queryKey(q, k, layer, ctx) {
+          const sqk = effective(ctx, NGPT_VECTORS.sqk, layer) as tf.Tensor1D;
+          const [cos, sin] = rotary.tables(ctx);
+          return [ops.queryKey(q, cos, sin, sqk), ops.queryKey(k, cos, sin, sqk)];
+        },
+        attentionScale: (ctx) => Math.sqrt(ctx.cfg.nEmbd / ctx.cfg.nHead),
+        residual(x, branch, site, ctx) {
+          const alpha = tf.abs(effective(ctx, site.kind === 'attn' ? NGPT_VECTORS.alphaA : NGPT_VECTORS.alphaM, site.layer)) as tf.Tensor1D;
+          return ops.residual(x, branch, alpha);
+        },
+        mlp(x, layer, ctx) {
+          const suv = tf.mul(effective(ctx, NGPT_VECTORS.suv, layer), Math.sqrt(ctx.cfg.nEmbd)) as tf.Tensor1D;
+          const hidden = ops.swiglu(ctx.ops.linear(x, ctx.param(blockParam(layer, 'mlp.c_fc.weight')) as tf.Tensor2D), suv);
+          return ctx.ops.linear(hidden, ctx.param(blockParam(layer, 'mlp.c_proj.weight')) as tf.Tensor2D);
+        },
+        logits: (h, ctx) => tf.mul(ctx.ops.linear(h, ctx.param('lm_head') as tf.Tensor2D), effective(ctx, NGPT_VECTORS.sz)) as tf.Tensor2D,
+      };
+    },
     onInit: normalizeMatrices,
     afterStep: (params) => normalizeMatrices(params),
     teardown: () => rotary.dispose(),
