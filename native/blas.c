@@ -107,6 +107,9 @@ static napi_value config(napi_env env, napi_callback_info info) {
 
 void speedrun_register_kernels(napi_env env, napi_value exports);      /* kernels.c */
 void speedrun_register_ngpt_kernels(napi_env env, napi_value exports); /* ngpt.c */
+void speedrun_register_elementwise(napi_env env, napi_value exports);   /* elementwise.c */
+void speedrun_register_muon(napi_env env, napi_value exports);          /* muon.c */
+void speedrun_register_rotary(napi_env env, napi_value exports);        /* rotary.c */
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -117,6 +120,9 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, 3, props);
   speedrun_register_kernels(env, exports);
   speedrun_register_ngpt_kernels(env, exports);
+  speedrun_register_elementwise(env, exports);
+  speedrun_register_muon(env, exports);
+  speedrun_register_rotary(env, exports);
   return exports;
 }
 

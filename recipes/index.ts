@@ -10,7 +10,7 @@ import { baselineRecipe } from './baseline.ts';
 import { fusedKernelsRecipe } from './fused-kernels/index.ts';
 import { commsBf16Recipe, commsBucketedRecipe, commsOverlapRecipe, commsShardedRecipe } from './comms.ts';
 import { mixedPrecisionRecipe } from './mixedPrecision.ts';
-import { MUON_DEFAULTS, muonRecipe } from './muon.ts';
+import { MUON_DEFAULTS, muonRecipe } from './muon/index.ts';
 import { ngptRecipe } from './ngpt/index.ts';
 import { qkNormRecipe } from './qkNorm.ts';
 import { relu2Recipe } from './relu2.ts';

@@ -5,7 +5,9 @@
  * modded-nanogpt's second record on ("tuned LR + rotary", 1.43x).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { hasRotaryKernel, ROTARY, runFused } from '../harness/backends/nativeKernels.ts';
 import type { ModelContext } from '../harness/model.ts';
+import { customOp } from '../harness/ops.ts';
 import type { Recipe } from '../harness/recipe.ts';
 
 /** cos and sin tables [T, 1, hs/2] for positions 0..T−1. */
@@ -24,10 +26,22 @@ export function rotaryTables(seqLen: number, headSize: number, base = 10000): [t
 }
 
 /** Rotates x [B, T, H, hs]: (x1, x2) -> (x1·cos − x2·sin, x1·sin + x2·cos). */
-export function applyRotary(x: tf.Tensor4D, cos: tf.Tensor3D, sin: tf.Tensor3D): tf.Tensor4D {
+export function referenceRotary(x: tf.Tensor4D, cos: tf.Tensor3D, sin: tf.Tensor3D): tf.Tensor4D {
   const [x1, x2] = tf.split(x, 2, 3);
   return tf.concat([tf.sub(tf.mul(x1!, cos), tf.mul(x2!, sin)), tf.add(tf.mul(x1!, sin), tf.mul(x2!, cos))], 3) as tf.Tensor4D;
 }
+
+/** The same rotation as one native kernel each way (native/rotary.c); the backward pass rotates back. */
+export function fusedRotary(x: tf.Tensor4D, cos: tf.Tensor3D, sin: tf.Tensor3D): tf.Tensor4D {
+  const op = customOp((xi: tf.Tensor) => ({
+    value: runFused(ROTARY, { x: xi, cos, sin }, { sign: 1 })[0]!,
+    saved: [],
+    gradFunc: (dy: tf.Tensor) => runFused(ROTARY, { x: dy, cos, sin }, { sign: -1 }),
+  }));
+  return op(x) as tf.Tensor4D;
+}
+
+export const applyRotary = (x: tf.Tensor4D, cos: tf.Tensor3D, sin: tf.Tensor3D): tf.Tensor4D => (hasRotaryKernel() ? fusedRotary : referenceRotary)(x, cos, sin);
 
 /**
  * The cos/sin tables for the context's sequence length and head size, made once per run (per recipe instance)
@@ -59,6 +73,8 @@ export function rotaryRecipe(): Recipe {
     name: 'rotary',
     description: 'rotary position embeddings on queries and keys instead of learned absolute positions',
     source: 'Su et al., RoFormer (arXiv 2104.09864); modded-nanogpt record 2',
+    notes: (backend) =>
+      backend.name === 'native' && hasRotaryKernel(backend.tfjsBackend) ? ['fused on native: the rotation, one kernel each way'] : [],
     replaces: ['params', 'embed', 'queryKey'],
     model: (parts) => ({
       ...parts,

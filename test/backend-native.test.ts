@@ -30,6 +30,18 @@ test('native matrix products (transposes, batches, broadcasting) agree with a re
   for (const [name, diff] of Object.entries(diffs)) assert.ok(diff < 1e-5, `${name}: ${diff}`);
 });
 
+test('native broadcasting binary ops, axis sums and unary ops agree with TF.js cpu on random shapes (fast-check, 292 cases)', (t) => {
+  if (unavailable(t)) return;
+  const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', 'native-elementwise.ts')], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(child.status, 0, child.stderr);
+  const { cases, worst, failures, calls } = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { cases: number; worst: number; failures: string[]; calls: { native: number; wasm: number } };
+  assert.equal(cases, 292);
+  assert.deepEqual(failures, []);
+  assert.ok(worst < 1e-6, `worst relative difference ${worst}`);
+  // tensor creation and dataSync go through no kernel; every op of a case does (a few empty ones return early)
+  assert.ok(calls.native >= 250, `only ${calls.native} of the cases ran natively (${calls.wasm} on wasm's kernels)`);
+});
+
 test('native training follows wasm from the same seed, without leaking tensors', (t) => {
   if (unavailable(t)) return;
   const file = fixtureTextFile();
@@ -89,13 +101,13 @@ test('fused-kernels on native trains like baseline, records what it fused, and l
   assert.equal(at100, at10, 'live tensors after step 100 equal those after step 10');
 });
 
-test("nGPT's fused kernels agree with its TF.js ops, forward and gradients, edge shapes included (1e-5)", (t) => {
+test("the recipes' fused kernels (nGPT, rotary, Muon) agree with their TF.js ops, forward and gradients, edge shapes included (1e-5)", (t) => {
   if (unavailable(t)) return;
-  const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', 'native-ngpt.ts')], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', 'native-recipe-kernels.ts')], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
   assert.equal(child.status, 0, child.stderr);
   const diffs = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
-  // residual 3 shapes x 4, swiglu 3 x 3, queryKey 3 x 3, normalization of 5 parameters
-  assert.equal(Object.keys(diffs).length, 35);
+  // residual 3 shapes x 4, swiglu 3 x 3, rotary 3 x 2, queryKey 3 x 3, normalization of 5 parameters, Muon 4 x 2
+  assert.equal(Object.keys(diffs).length, 49);
   for (const [name, diff] of Object.entries(diffs)) assert.ok(diff < 1e-5, `${name}: ${diff}`);
 });
 

@@ -7,7 +7,7 @@ import { DEFAULT_TRAIN, type TrainConfig } from '../harness/config.ts';
 import { initParams, type ParamSpec } from '../harness/model.ts';
 import { adamW } from '../harness/optim.ts';
 import { composeRecipes } from '../harness/recipe.ts';
-import { muonRecipe, newtonSchulz5 } from '../recipes/muon.ts';
+import { muonRecipe, newtonSchulz5 } from '../recipes/muon/index.ts';
 import { resolveRecipes } from '../recipes/index.ts';
 
 test('Newton-Schulz output has singular values in [0.6, 1.2] for square, wide and tall matrices', async () => {

@@ -12,6 +12,7 @@ import { trimWasmWorkers, withThreadedWasm } from './wasmThreads.ts';
 import { useFasterWasmKernels } from './wasmKernels.ts';
 import { loadNativeBlas, NATIVE_INSTALL_HINT, nativeBuilt, useBlasForMatMul } from './nativeBlas.ts';
 import { registerNativeKernels } from './nativeKernels.ts';
+import { hasNativeElementwise, useNativeElementwise } from './nativeElementwise.ts';
 import { activateWebgpu, gpuDevicePresent, probeWebgpu, webgpuInstalled, WEBGPU_INSTALL_HINT, type AdapterInfo } from './webgpu.ts';
 
 export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'webgpu', 'native', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -163,6 +164,7 @@ async function loadNative(threads: number): Promise<BackendInfo> {
   }
   useBlasForMatMul(blas);
   registerNativeKernels(blas); // used by the fused-kernels recipe only
+  if (hasNativeElementwise(blas)) useNativeElementwise(blas); // every broadcast and reduction, every recipe
   const config = blas.config(); // e.g. "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64"
   return {
     name: 'native',

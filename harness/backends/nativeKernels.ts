@@ -52,6 +52,25 @@ export const FUSED = {
   adamW: 'SpeedrunAdamW',
 } as const;
 
+/** native/muon.c: Muon's whole update of one matrix. */
+export interface MuonKernelAddon {
+  muonUpdate(heap: Uint8Array, p: number, g: number, buffer: number, pOut: number, bufferOut: number, scratch: number, rows: number, cols: number, mu: number, lrScale: number, steps: number): void;
+}
+
+export const MUON_UPDATE = 'SpeedrunMuonUpdate';
+
+/** native/rotary.c: the rotary rotation of [B, T, H, hs] (sign −1: its inverse, the gradient). */
+export interface RotaryKernelAddon {
+  rotary(heap: Uint8Array, x: number, cos: number, sin: number, out: number, batch: number, seqLen: number, heads: number, headSize: number, sign: number): void;
+}
+
+export const ROTARY = 'SpeedrunRotary';
+
+export const hasRotaryKernel = (tfjsBackend: string = tf.getBackend()): boolean => tf.getKernel(ROTARY, tfjsBackend) !== undefined;
+
+/** True where Muon's fused update is registered. */
+export const hasMuonKernel = (tfjsBackend: string = tf.getBackend()): boolean => tf.getKernel(MUON_UPDATE, tfjsBackend) !== undefined;
+
 /** The TF.js kernel names of nGPT's fused kernels. */
 export const NGPT_FUSED = {
   residual: 'SpeedrunNgptResidual',
@@ -107,11 +126,13 @@ function withScratch<T>(b: WasmBackendLike, bytes: number, body: (scratch: numbe
   }
 }
 
-export function registerNativeKernels(addon: NativeBlas & Partial<NativeKernelAddon> & Partial<NgptKernelAddon>): void {
+export function registerNativeKernels(addon: NativeBlas & Partial<NativeKernelAddon> & Partial<NgptKernelAddon> & Partial<MuonKernelAddon> & Partial<RotaryKernelAddon>): void {
   // An addon built before the kernels existed (matmuls only), or before the residual + norm kernel: nothing fused.
   if (typeof addon.adamW !== 'function' || typeof addon.addLayerNormForward !== 'function') return;
   const native = addon as NativeKernelAddon;
   if (typeof addon.ngptResidualForward === 'function') registerNgptKernels(addon as NgptKernelAddon);
+  if (typeof addon.muonUpdate === 'function') registerMuonKernel(addon as MuonKernelAddon);
+  if (typeof addon.rotary === 'function') registerRotaryKernel(addon as RotaryKernelAddon);
   register(FUSED.layerNorm, (b, { x, gain }, attrs) => {
     const [rows, width] = x!.shape as [number, number];
     const [y, xhat, rstd] = [b.makeOutput([rows, width], 'float32'), b.makeOutput([rows, width], 'float32'), b.makeOutput([rows, 1], 'float32')];
@@ -247,5 +268,26 @@ function registerNgptKernels(native: NgptKernelAddon): void {
       withScratch(b, 4 * cols, (scratch) => native.unitNormAxis(b.wasm.HEAPU8, offset(b, x), offset(b, y), scratch, rows, cols, axis));
       return y;
     });
+  });
+}
+
+function registerMuonKernel(native: MuonKernelAddon): void {
+  register(MUON_UPDATE, (b, { p, g, buffer }, attrs) => {
+    const [rows, cols] = p!.shape as [number, number];
+    const [pOut, bufferOut] = [b.makeOutput(p!.shape, 'float32'), b.makeOutput(p!.shape, 'float32')];
+    const m = Math.min(rows, cols);
+    withScratch(b, 4 * (2 * rows * cols + 2 * m * m), (scratch) =>
+      native.muonUpdate(b.wasm.HEAPU8, offset(b, p), offset(b, g), offset(b, buffer), offset(b, pOut), offset(b, bufferOut), scratch, rows, cols, num(attrs, 'mu'), num(attrs, 'lrScale'), num(attrs, 'steps')),
+    );
+    return [pOut, bufferOut];
+  });
+}
+
+function registerRotaryKernel(native: RotaryKernelAddon): void {
+  register(ROTARY, (b, { x, cos, sin }, attrs) => {
+    const [batch, seqLen, heads, headSize] = x!.shape as [number, number, number, number];
+    const out = b.makeOutput(x!.shape, 'float32');
+    native.rotary(b.wasm.HEAPU8, offset(b, x), offset(b, cos), offset(b, sin), offset(b, out), batch, seqLen, heads, headSize, num(attrs, 'sign'));
+    return out;
   });
 }

@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { blockParam, type ModelContext, type Param, type ParamSpec, type ParamTable } from '../../harness/model.ts';
 import { hasNgptKernels } from '../../harness/backends/nativeKernels.ts';
 import type { Recipe } from '../../harness/recipe.ts';
-import { applyRotary, rotaryTablesFor } from '../rotary.ts';
+import { referenceRotary, rotaryTablesFor } from '../rotary.ts';
 import { fusedNormalizeMatrices, fusedQueryKey, fusedResidual, fusedSwiglu } from './fused.ts';
 
 /**
@@ -80,7 +80,7 @@ export const referenceOps: NgptOps = {
   residual: (h, b, alpha) => unitNorm(tf.add(h, tf.mul(alpha, tf.sub(unitNorm(b), h)))),
   queryKey(x, cos, sin, s) {
     const [, , H, hs] = x.shape;
-    return tf.mul(unitNorm(applyRotary(x, cos, sin)), tf.reshape(s, [H, hs])) as tf.Tensor4D; // broadcast over [B, T, H, hs]
+    return tf.mul(unitNorm(referenceRotary(x, cos, sin)), tf.reshape(s, [H, hs])) as tf.Tensor4D; // broadcast over [B, T, H, hs]
   },
   swiglu(a, s) {
     const [u, v] = tf.split(tf.mul(a, s), 2, 1);

@@ -6,9 +6,10 @@
  * modded-nanogpt records of 2024-10 (1.26x, then 1.12x).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Param } from '../harness/model.ts';
-import { combineOptimizers, zerosStateLike, type Optimizer, type OptimizerFactory } from '../harness/optim.ts';
-import type { Recipe } from '../harness/recipe.ts';
+import type { Param } from '../../harness/model.ts';
+import { combineOptimizers, zerosStateLike, type Optimizer, type OptimizerFactory } from '../../harness/optim.ts';
+import type { Recipe } from '../../harness/recipe.ts';
+import { hasMuonKernel, MUON_UPDATE, runFused } from '../../harness/backends/nativeKernels.ts';
 
 const NS_COEFFICIENTS = [3.4445, -4.775, 2.0315] as const;
 
@@ -31,6 +32,22 @@ export function newtonSchulz5(g: tf.Tensor2D, steps = 5): tf.Tensor2D {
   });
 }
 
+/**
+ * One matrix's Muon step from its gradient and momentum buffer: buffer' = μ·buffer + g, the Nesterov direction
+ * g + μ·buffer', orthogonalized, times lrScale off the weights. Returns [p', buffer'].
+ */
+export type MuonStep = (p: tf.Tensor2D, g: tf.Tensor2D, buffer: tf.Tensor2D, mu: number, lrScale: number) => [tf.Tensor2D, tf.Tensor2D];
+
+export const referenceMuonStep: MuonStep = (p, g, buffer, mu, lrScale) => {
+  const next = tf.add(tf.mul(buffer, mu), g) as tf.Tensor2D;
+  const nesterov = tf.add(g, tf.mul(next, mu)) as tf.Tensor2D;
+  return [tf.sub(p, tf.mul(newtonSchulz5(nesterov), lrScale)) as tf.Tensor2D, next];
+};
+
+/** The same step as one native call (native/muon.c): fifteen sgemms and three passes over the matrix. */
+export const fusedMuonStep: MuonStep = (p, g, buffer, mu, lrScale) =>
+  runFused(MUON_UPDATE, { p, g, buffer }, { mu, lrScale, steps: 5 }) as [tf.Tensor2D, tf.Tensor2D];
+
 export interface MuonOptions {
   lr: number;
   momentum: number;
@@ -45,6 +62,7 @@ export const isHiddenMatrix = (p: Param): boolean => p.group === 'matrix' && p.s
 export function muonOptimizer(params: Param[], options: MuonOptions): Optimizer {
   const buffers = new Map(params.map((p) => [p.name, zerosStateLike(p.variable)]));
   let t = 0;
+  const muonStep = hasMuonKernel() ? fusedMuonStep : referenceMuonStep;
   return {
     name: 'muon',
     step(grads, lrFactor) {
@@ -56,12 +74,12 @@ export function muonOptimizer(params: Param[], options: MuonOptions): Optimizer 
         if (!g) continue;
         tf.tidy(() => {
           const buffer = buffers.get(p.name)!;
-          buffer.assign(tf.add(tf.mul(buffer, mu), g));
-          const nesterov = tf.add(g, tf.mul(buffer, mu)) as tf.Tensor2D;
           // TF.js kernels are [in, out]; Muon's rows/cols are PyTorch's [out, in].
           const [fanIn, fanOut] = p.shape as [number, number];
           const scale = Math.sqrt(Math.max(1, fanOut / fanIn));
-          p.variable.assign(tf.sub(p.variable, tf.mul(newtonSchulz5(nesterov), options.lr * lrFactor * scale)));
+          const [next, nextBuffer] = muonStep(p.variable as tf.Tensor2D, g as tf.Tensor2D, buffer as tf.Tensor2D, mu, options.lr * lrFactor * scale);
+          buffer.assign(nextBuffer);
+          p.variable.assign(next);
         });
       }
     },
@@ -75,6 +93,10 @@ export function muonRecipe(options: MuonOptions = MUON_DEFAULTS): Recipe {
     name: 'muon',
     description: 'Muon (Newton-Schulz orthogonalized momentum) for hidden matrices, AdamW for the rest',
     source: 'Keller Jordan, Muon (github.com/KellerJordan/Muon); modded-nanogpt records of 2024-10',
+    notes: (backend) =>
+      backend.name === 'native' && hasMuonKernel(backend.tfjsBackend)
+        ? ['fused on native: momentum + Newton-Schulz + step, one call per matrix']
+        : [`not fused on ${backend.name} (a fused update exists for native): Newton-Schulz runs as TF.js kernels`],
     optimizer: (previous: OptimizerFactory): OptimizerFactory => (table, train) => {
       const hidden = [...table.values()].filter(isHiddenMatrix);
       const rest = new Map([...table].filter(([, p]) => !isHiddenMatrix(p)));
