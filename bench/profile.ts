@@ -4,27 +4,15 @@
  *   npm run profile -- [recipe=baseline] [backend=wasm] [steps=10]
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { BackendRequest } from '../harness/backends/index.ts';
-import { BatchSampler } from '../harness/data/tokens.ts';
-import { defaultParts, GPT } from '../harness/model.ts';
-import { engineFor } from '../harness/ops.ts';
-import { loadPlan, resolveRun } from '../harness/run.ts';
-import { trainStep } from '../harness/replica.ts';
+import { nanoStep } from './stepCounts.ts';
 
 const [recipe = 'baseline', backend = 'wasm', stepsArg = '10'] = process.argv.slice(2);
-const plan = await resolveRun({ recipe, track: 'brown-char', backend: backend as BackendRequest, seed: 0 });
-const { config } = plan;
-const { data, recipes } = loadPlan(plan);
-const model = new GPT(config.model, recipes.parts(defaultParts), engineFor(plan.backend), 0);
-recipes.onInit(model.params);
-const optimizer = recipes.optimizer(model.params, config.train);
-const sampler = new BatchSampler(data.train, config.train.batchSize, config.model.blockSize, 0);
-const step = (i: number) => trainStep(model, optimizer, () => sampler.next(), config, 1, () => recipes.afterStep(model.params, i));
+const { step, label } = await nanoStep(recipe, backend);
 for (let i = 0; i < 3; i++) await step(i);
 const steps = Number(stepsArg);
 const start = performance.now();
 for (let i = 0; i < steps; i++) await step(i);
-console.log(`${recipe} on ${plan.backend.name} (${plan.backend.threads} threads): ${((performance.now() - start) / steps).toFixed(1)} ms/step, ${tf.memory().numTensors} live tensors`);
+console.log(`${label}: ${((performance.now() - start) / steps).toFixed(1)} ms/step, ${tf.memory().numTensors} live tensors`);
 
 // Several profiled steps; each kernel's figure is its median over them (one step alone is noisy here).
 const PROFILED_STEPS = 7;

@@ -109,7 +109,7 @@ void speedrun_register_kernels(napi_env env, napi_value exports);      /* kernel
 void speedrun_register_ngpt_kernels(napi_env env, napi_value exports); /* ngpt.c */
 void speedrun_register_elementwise(napi_env env, napi_value exports);   /* elementwise.c */
 void speedrun_register_muon(napi_env env, napi_value exports);          /* muon.c */
-void speedrun_register_rotary(napi_env env, napi_value exports);        /* rotary.c */
+void speedrun_register_heads(napi_env env, napi_value exports);         /* heads.c */
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -122,7 +122,7 @@ static napi_value init(napi_env env, napi_value exports) {
   speedrun_register_ngpt_kernels(env, exports);
   speedrun_register_elementwise(env, exports);
   speedrun_register_muon(env, exports);
-  speedrun_register_rotary(env, exports);
+  speedrun_register_heads(env, exports);
   return exports;
 }
 

@@ -101,13 +101,13 @@ test('fused-kernels on native trains like baseline, records what it fused, and l
   assert.equal(at100, at10, 'live tensors after step 100 equal those after step 10');
 });
 
-test("the recipes' fused kernels (nGPT, rotary, Muon) agree with their TF.js ops, forward and gradients, edge shapes included (1e-5)", (t) => {
+test("the recipes' fused kernels (nGPT, rotary, qk-norm, Muon) agree with their TF.js ops, forward and gradients, edge shapes included (1e-5)", (t) => {
   if (unavailable(t)) return;
   const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', 'native-recipe-kernels.ts')], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
   assert.equal(child.status, 0, child.stderr);
   const diffs = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
-  // residual 3 shapes x 4, swiglu 3 x 3, rotary 3 x 2, queryKey 3 x 3, normalization of 5 parameters, Muon 4 x 2
-  assert.equal(Object.keys(diffs).length, 49);
+  // residual 3 shapes x 4, swiglu 3 x 3, rotary 3 x 2, rmsNorm 3 x 2, queryKey 3 x 3, normalization of 5 parameters, Muon 4 x 2
+  assert.equal(Object.keys(diffs).length, 55);
   for (const [name, diff] of Object.entries(diffs)) assert.ok(diff < 1e-5, `${name}: ${diff}`);
 });
 

@@ -59,14 +59,18 @@ export interface MuonKernelAddon {
 
 export const MUON_UPDATE = 'SpeedrunMuonUpdate';
 
-/** native/rotary.c: the rotary rotation of [B, T, H, hs] (sign −1: its inverse, the gradient). */
-export interface RotaryKernelAddon {
+/** native/heads.c: the rotary rotation of [B, T, H, hs] (sign −1: its inverse, the gradient) and the RMS norm. */
+export interface HeadKernelAddon {
   rotary(heap: Uint8Array, x: number, cos: number, sin: number, out: number, batch: number, seqLen: number, heads: number, headSize: number, sign: number): void;
+  rmsNormForward(heap: Uint8Array, x: number, y: number, r: number, rows: number, width: number, eps: number): void;
+  rmsNormBackward(heap: Uint8Array, dy: number, y: number, r: number, dx: number, rows: number, width: number): void;
 }
 
 export const ROTARY = 'SpeedrunRotary';
+export const RMS_NORM = { forward: 'SpeedrunRmsNorm', backward: 'SpeedrunRmsNormGrad' } as const;
 
 export const hasRotaryKernel = (tfjsBackend: string = tf.getBackend()): boolean => tf.getKernel(ROTARY, tfjsBackend) !== undefined;
+export const hasRmsNormKernel = (tfjsBackend: string = tf.getBackend()): boolean => tf.getKernel(RMS_NORM.forward, tfjsBackend) !== undefined;
 
 /** True where Muon's fused update is registered. */
 export const hasMuonKernel = (tfjsBackend: string = tf.getBackend()): boolean => tf.getKernel(MUON_UPDATE, tfjsBackend) !== undefined;
@@ -126,13 +130,13 @@ function withScratch<T>(b: WasmBackendLike, bytes: number, body: (scratch: numbe
   }
 }
 
-export function registerNativeKernels(addon: NativeBlas & Partial<NativeKernelAddon> & Partial<NgptKernelAddon> & Partial<MuonKernelAddon> & Partial<RotaryKernelAddon>): void {
+export function registerNativeKernels(addon: NativeBlas & Partial<NativeKernelAddon> & Partial<NgptKernelAddon> & Partial<MuonKernelAddon> & Partial<HeadKernelAddon>): void {
   // An addon built before the kernels existed (matmuls only), or before the residual + norm kernel: nothing fused.
   if (typeof addon.adamW !== 'function' || typeof addon.addLayerNormForward !== 'function') return;
   const native = addon as NativeKernelAddon;
   if (typeof addon.ngptResidualForward === 'function') registerNgptKernels(addon as NgptKernelAddon);
   if (typeof addon.muonUpdate === 'function') registerMuonKernel(addon as MuonKernelAddon);
-  if (typeof addon.rotary === 'function') registerRotaryKernel(addon as RotaryKernelAddon);
+  if (typeof addon.rmsNormForward === 'function') registerHeadKernels(addon as HeadKernelAddon);
   register(FUSED.layerNorm, (b, { x, gain }, attrs) => {
     const [rows, width] = x!.shape as [number, number];
     const [y, xhat, rstd] = [b.makeOutput([rows, width], 'float32'), b.makeOutput([rows, width], 'float32'), b.makeOutput([rows, 1], 'float32')];
@@ -283,11 +287,24 @@ function registerMuonKernel(native: MuonKernelAddon): void {
   });
 }
 
-function registerRotaryKernel(native: RotaryKernelAddon): void {
+function registerHeadKernels(native: HeadKernelAddon): void {
   register(ROTARY, (b, { x, cos, sin }, attrs) => {
     const [batch, seqLen, heads, headSize] = x!.shape as [number, number, number, number];
     const out = b.makeOutput(x!.shape, 'float32');
     native.rotary(b.wasm.HEAPU8, offset(b, x), offset(b, cos), offset(b, sin), offset(b, out), batch, seqLen, heads, headSize, num(attrs, 'sign'));
     return out;
+  });
+  register(RMS_NORM.forward, (b, { x }, attrs) => {
+    const width = x!.shape.at(-1)!;
+    const rows = tf.util.sizeFromShape(x!.shape) / width;
+    const [y, r] = [b.makeOutput(x!.shape, 'float32'), b.makeOutput([...x!.shape.slice(0, -1), 1], 'float32')];
+    native.rmsNormForward(b.wasm.HEAPU8, offset(b, x), offset(b, y), offset(b, r), rows, width, num(attrs, 'eps'));
+    return [y, r];
+  });
+  register(RMS_NORM.backward, (b, { dy, y, r }) => {
+    const width = dy!.shape.at(-1)!;
+    const dx = b.makeOutput(dy!.shape, 'float32');
+    native.rmsNormBackward(b.wasm.HEAPU8, offset(b, dy), offset(b, y), offset(b, r), offset(b, dx), tf.util.sizeFromShape(dy!.shape) / width, width);
+    return dx;
   });
 }
