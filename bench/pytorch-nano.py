@@ -10,8 +10,18 @@ probe counts one core; OMP_NUM_THREADS=2 made steps 2-5x slower, fighting OpenBL
 speedrun's native backend it needs OPENBLAS_CORETYPE=SkylakeX here (bench/run.ts sets it): 65 ms per step with
 it, 126-166 ms with OpenBLAS's Prescott fallback.
 
-Needs PyTorch (Debian: apt-get install python3-torch). Prints one JSON line: median ms per training step.
-    python3 bench/pytorch-nano.py [steps=60]
+Needs PyTorch (Debian: apt-get install python3-torch). Prints one JSON line.
+    python3 bench/pytorch-nano.py [steps=60]              median ms per training step (random tokens)
+    python3 bench/pytorch-nano.py --text FILE --target T  train to a validation loss on a text file, under
+                                                          speedrun's text:FILE protocol (below)
+
+Time to target mirrors speedrun's `text:FILE` track so both sides train on the same data to the same loss: the
+characters sorted by code point as the vocabulary, the first 90 % of the code points for training and the rest
+held out; the validation loss is the mean over the first 256 windows of 64 tokens of the held-out part (16384
+tokens), evaluated every 50 steps outside the clock; speedrun's default schedule (linear warm-up over 100 steps,
+cosine from 1e-3 to 1e-4 at step 2000), AdamW (0.9, 0.99, weight decay 0.1 on matrices), clip 1.0. Batches are
+random windows (nanoGPT's get_batch), so the step at which the target is reached varies with the seed as
+speedrun's does.
 """
 import json
 import math
@@ -23,7 +33,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-VOCAB, BLOCK, BATCH, LAYERS, HEADS, WIDTH = 85, 64, 12, 4, 4, 128  # brown-char's vocabulary, the nano preset
+BLOCK, BATCH, LAYERS, HEADS, WIDTH = 64, 12, 4, 4, 128  # the nano preset
+VOCAB = 85  # brown-char's vocabulary; a --text run sets its own
 
 
 class LayerNorm(nn.Module):
@@ -84,24 +95,92 @@ class GPT(nn.Module):
         return F.cross_entropy(logits.view(-1, VOCAB), targets.view(-1))
 
 
-def main():
-    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 60
-    torch.manual_seed(0)
-    model = GPT()
+def make_optimizer(model):
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-3, betas=(0.9, 0.99))
+    return torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-3, betas=(0.9, 0.99), eps=1e-8)
+
+
+def train_step(model, optimizer, x, y):
+    loss = model(x, y)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()  # nanoGPT reads the loss every iteration
+
+
+def lr_factor(step, warmup=100, schedule=2000, floor=0.1):
+    """speedrun's warmupCosine (harness/schedule.ts)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    if step >= schedule:
+        return floor
+    return floor + 0.5 * (1 + math.cos(math.pi * (step - warmup) / (schedule - warmup))) * (1 - floor)
+
+
+def time_to_target(path, target, seed, max_steps=3000, eval_interval=50, eval_tokens=16384):
+    global VOCAB
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    chars = sorted(set(text))
+    VOCAB = len(chars)
+    index = {ch: i for i, ch in enumerate(chars)}
+    cut = int(len(text) * 0.9)
+    train = torch.tensor([index[c] for c in text[:cut]], dtype=torch.long)
+    val = torch.tensor([index[c] for c in text[cut:]], dtype=torch.long)
+    windows = min(-(-eval_tokens // BLOCK), (len(val) - 1) // BLOCK)
+    vx = torch.stack([val[w * BLOCK:(w + 1) * BLOCK] for w in range(windows)])
+    vy = torch.stack([val[w * BLOCK + 1:(w + 1) * BLOCK + 1] for w in range(windows)])
+    torch.manual_seed(seed)
+    model = GPT()
+    optimizer = make_optimizer(model)
+    generator = torch.Generator().manual_seed(seed)
+
+    def evaluate():
+        model.eval()
+        with torch.no_grad():
+            total = sum(model(vx[i:i + BATCH], vy[i:i + BATCH]).item() * len(vx[i:i + BATCH]) for i in range(0, windows, BATCH))
+        model.train()
+        return total / windows
+
+    train_s, times, loss = 0.0, [], float("nan")
+    for step in range(max_steps):
+        for group in optimizer.param_groups:
+            group["lr"] = 1e-3 * lr_factor(step)
+        start = time.perf_counter()
+        ix = torch.randint(len(train) - BLOCK - 1, (BATCH,), generator=generator)
+        x = torch.stack([train[i:i + BLOCK] for i in ix])
+        y = torch.stack([train[i + 1:i + 1 + BLOCK] for i in ix])
+        train_step(model, optimizer, x, y)
+        elapsed = time.perf_counter() - start
+        train_s += elapsed
+        times.append(elapsed * 1000)
+        if (step + 1) % eval_interval == 0:
+            loss = evaluate()
+            if loss <= target:
+                return {"reached": True, "steps": step + 1, "trainSeconds": train_s, "valLoss": loss, "medianStepMs": statistics.median(times)}
+    return {"reached": False, "steps": max_steps, "trainSeconds": train_s, "valLoss": loss, "medianStepMs": statistics.median(times)}
+
+
+def main():
+    args = sys.argv[1:]
+    if args and args[0] == "--text":
+        path, target = args[1], float(args[args.index("--target") + 1])
+        seed = int(args[args.index("--seed") + 1]) if "--seed" in args else 0
+        result = time_to_target(path, target, seed)
+        print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), **result}))
+        return
+    steps = int(args[0]) if args else 60
+    torch.manual_seed(0)
+    model = GPT()
+    optimizer = make_optimizer(model)
     data = torch.randint(0, VOCAB, (steps + 5, BATCH, BLOCK + 1))
     times = []
     for i in range(steps + 5):
         start = time.perf_counter()
         x, y = data[i, :, :-1].contiguous(), data[i, :, 1:].contiguous()  # nanoGPT stacks fresh tensors
-        loss = model(x, y)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        loss.item()  # nanoGPT reads the loss every iteration
+        train_step(model, optimizer, x, y)
         if i >= 5:  # the first steps warm up allocators and thread pools
             times.append((time.perf_counter() - start) * 1000)
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "medianStepMs": statistics.median(times)}))

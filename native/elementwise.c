@@ -9,7 +9,7 @@
  * elements, 0 along a broadcast dimension; op 0 add, 1 sub, 2 mul, 3 div.
  * sumStrided(memory, x, out, outSize, shape[], outStrides[]): out[..] = Σ x over the dimensions whose output
  * stride is 0.
- * unary(memory, op, x, out, n): op 0 square, 1 neg, 2 abs, 3 relu.
+ * unary(memory, op, x, out, n): op 0 square, 1 neg, 2 abs, 3 relu, 4 tanh, 5 exp, 6 sigmoid, 7 sqrt, 8 rsqrt.
  */
 #include <math.h>
 #include <string.h>
@@ -128,6 +128,11 @@ UNARY_LOOP(square_all, x * x)
 UNARY_LOOP(neg_all, -x)
 UNARY_LOOP(abs_all, fabsf(x))
 UNARY_LOOP(relu_all, x > 0.0f ? x : 0.0f)
+UNARY_LOOP(tanh_all, tanhf(x))
+UNARY_LOOP(exp_all, expf(x))
+UNARY_LOOP(sigmoid_all, 1.0f / (1.0f + expf(-x)))
+UNARY_LOOP(sqrt_all, sqrtf(x))
+UNARY_LOOP(rsqrt_all, 1.0f / sqrtf(x))
 
 static napi_value unary(napi_env env, napi_callback_info info) {
   ARGS(5);
@@ -139,7 +144,12 @@ static napi_value unary(napi_env env, napi_callback_info info) {
     case 0: square_all(x, out, n); break;
     case 1: neg_all(x, out, n); break;
     case 2: abs_all(x, out, n); break;
-    default: relu_all(x, out, n); break;
+    case 3: relu_all(x, out, n); break;
+    case 4: tanh_all(x, out, n); break;
+    case 5: exp_all(x, out, n); break;
+    case 6: sigmoid_all(x, out, n); break;
+    case 7: sqrt_all(x, out, n); break;
+    default: rsqrt_all(x, out, n); break;
   }
   return NULL;
 }

@@ -1,6 +1,6 @@
 /**
- * native/elementwise.c's broadcasting binary ops (Add, Sub, Multiply, RealDiv), axis sums (Sum) and four unary
- * ops (Square, Neg, Abs, Relu), registered over tfjs-backend-wasm's kernels on the native backend. wasm runs these through
+ * native/elementwise.c's broadcasting binary ops (Add, Sub, Multiply, RealDiv), axis sums (Sum) and the unary
+ * ops (Square, Neg, Abs, Relu, Tanh, Exp, Sigmoid, Sqrt, Rsqrt), registered over tfjs-backend-wasm's kernels on the native backend. wasm runs these through
  * generic per-element index arithmetic (15 ns an element for rotary's broadcast multiply, 4 ms for a column sum
  * of [768, 1024]); every recipe's broadcasts and every gradient's reductions go through them. float32 only: any
  * other dtype goes to wasm's own kernel.
@@ -26,7 +26,7 @@ interface WasmBackendLike {
 }
 
 const BINARY = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 } as const;
-const UNARY = { Square: 0, Neg: 1, Abs: 2, Relu: 3 } as const;
+const UNARY = { Square: 0, Neg: 1, Abs: 2, Relu: 3, Tanh: 4, Exp: 5, Sigmoid: 6, Sqrt: 7, Rsqrt: 8 } as const;
 
 /** Row-major element strides of `shape`. */
 const contiguous = (shape: number[]): number[] => {
