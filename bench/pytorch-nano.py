@@ -86,6 +86,11 @@ class GPT(nn.Module):
         self.ln_f = LayerNorm()
         self.head = nn.Linear(WIDTH, VOCAB, bias=False)
         self.head.weight = self.wte.weight  # tied, as nanoGPT
+        # nanoGPT's _init_weights: N(0, 0.02) everywhere, the residual projections N(0, 0.02/√(2·layers)).
+        for name, p in self.named_parameters():
+            if p.dim() >= 2:
+                std = 0.02 / math.sqrt(2 * LAYERS) if name.endswith("c_proj.weight") or name.endswith("mlp.2.weight") else 0.02
+                torch.nn.init.normal_(p, mean=0.0, std=std)
 
     def forward(self, idx, targets):
         x = self.wte(idx) + self.wpe(torch.arange(idx.size(1)))

@@ -48,7 +48,7 @@ function speedrun(recipe: string): Result {
   const [dir] = fs.readdirSync(path.join(out, 'runs'));
   if (!dir) throw new Error(`speedrun --recipe ${recipe} wrote no run: ${r.stderr.slice(-400)}`);
   const run = JSON.parse(fs.readFileSync(path.join(out, 'runs', dir, 'run.json'), 'utf8')) as { status: string; steps: number; trainTimeMs: number; msPerStep: number; stepsToTarget: number | null };
-  return { reached: run.status === 'reached', steps: run.stepsToTarget ?? run.steps, trainSeconds: run.trainTimeMs / 1000, medianStepMs: run.msPerStep };
+  return { reached: run.status === 'success', steps: run.stepsToTarget ?? run.steps, trainSeconds: run.trainTimeMs / 1000, medianStepMs: run.msPerStep };
 }
 
 const results = new Map<string, Result[]>();
@@ -66,7 +66,7 @@ for (let round = 0; round < Number(roundsArg); round++) {
 }
 const torchSeconds = median(results.get(torchLabel)!.map((r) => r.trainSeconds));
 const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
-process.stdout.write(`time to ${targetArg} on text:${fileArg ?? '(the Brown corpus as one text)'}; ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}; ${roundsArg} interleaved round(s)\n\n`);
+process.stdout.write(`time to ${targetArg} on ${fileArg ? `text:${fileArg}` : 'the Brown corpus as one text (text:brown.txt)'}; ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}; ${roundsArg} interleaved round(s)\n\n`);
 process.stdout.write('| run | reached | steps | train time (s) | ms/step | vs PyTorch (time) |\n|---|---|---:|---:|---:|---:|\n');
 for (const [label, rs] of results) {
   const seconds = median(rs.map((r) => r.trainSeconds));
