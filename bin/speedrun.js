@@ -3,6 +3,12 @@
 // else through tsx, so `npx speedrun` works either way (bin/runtime.mjs).
 import { importSource } from './runtime.mjs';
 
+// `speedrun runs | head`: a reader that stops early is not an error.
+process.stdout.on('error', (error) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 try {
   const { main } = await importSource('harness/cli.ts');
   process.exitCode = await main(process.argv.slice(2));

@@ -2,6 +2,8 @@
  * The command line (yargs). Each command parses flags and calls a function the tests can call too.
  * UserError -> one line on stderr and exit 2; any other error is a bug and keeps its stack trace.
  */
+import { calibrate } from './calibrate.ts';
+import { formatFlops } from './units.ts';
 import yargs from 'yargs';
 import { AUTO_ORDER, BACKEND_NAMES, describeBackends, type BackendRequest } from './backends/index.ts';
 import { MODEL_PRESETS } from './config.ts';
@@ -106,8 +108,8 @@ async function verifyCommand(files: string[], replaySteps: number | undefined): 
   return verdicts.every((v) => v.status === 'valid') ? EXIT.success : EXIT.rejected;
 }
 
-function importCommand(files: string[], store: ResultsStore): number {
-  const report = importResults(files, store);
+async function importCommand(files: string[], store: ResultsStore): Promise<number> {
+  const report = await importResults(files, store);
   const { added, replaced, unchanged } = report.bundles;
   process.stdout.write(`imported into ${store.file}: ${added} added, ${replaced} completed, ${unchanged} already there\n`);
   if (!report.records) return EXIT.success;
@@ -131,9 +133,11 @@ function runsCommand(store: ResultsStore, filter: { track?: string; recipe?: str
     return EXIT.success;
   }
   const s = (ms: number | null) => (ms === null ? '-' : (ms / 1000).toFixed(1));
-  process.stdout.write(`${['run', 'status', 'recipes', 'seed', 'time to target (s)', 'steps', 'final val'].join('\t')}\n`);
+  process.stdout.write(`${['run', 'status', 'recipes', 'seed', 'time to target (s)', 'steps', 'FLOPs to target', 'MFU', 'final val'].join('\t')}\n`);
   for (const r of runs) {
-    process.stdout.write(`${[r.id, r.status, r.recipes, r.seed, s(r.timeToTargetMs), r.stepsToTarget ?? r.steps ?? '-', r.finalValLoss?.toFixed(4) ?? '-'].join('\t')}\n`);
+    const mfu = r.mfu === null ? 'unknown' : `${(100 * r.mfu).toFixed(1)} %`;
+    const flops = r.flopsToTarget === null ? (r.modelFlopsPerStep === null ? 'unknown' : '-') : formatFlops(r.flopsToTarget);
+    process.stdout.write(`${[r.id, r.status, r.recipes, r.seed, s(r.timeToTargetMs), r.stepsToTarget ?? r.steps ?? '-', flops, mfu, r.finalValLoss?.toFixed(4) ?? '-'].join('\t')}\n`);
   }
   return EXIT.success;
 }
@@ -211,7 +215,9 @@ export async function main(argv: string[]): Promise<number> {
           .option('db', { type: 'string', describe: 'results database (default: $SPEEDRUN_DB, else <out>/speedrun.db)' })
           .option('mllog', { type: 'boolean', default: false, describe: 'also print :::MLLOG lines to stdout' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress bar' })
-          .option('force', { type: 'boolean', default: false, describe: 'start even when the first evaluation is estimated to be over an hour away' }),
+          .option('force', { type: 'boolean', default: false, describe: 'start even when the first evaluation is estimated to be over an hour away' })
+          .option('price-per-hour', { coerce: numberFlag('price-per-hour'), describe: 'dollars per hour of this machine: the run records its cost to target' })
+          .option('prices', { type: 'string', describe: 'price table: JSON {"<hardware class>": dollars per hour} (default: $SPEEDRUN_PRICES)' }),
       async (args) => {
         exitCode = await runCommand(
           {
@@ -230,6 +236,8 @@ export async function main(argv: string[]): Promise<number> {
             outDir: args.out,
             mllog: args.mllog,
             force: args.force,
+            pricePerHour: args['price-per-hour'],
+            prices: args.prices,
           },
           args.seeds,
           args.quiet,
@@ -259,7 +267,7 @@ export async function main(argv: string[]): Promise<number> {
       (y) => y.positional('bundles', { type: 'string', array: true, demandOption: true }).option('db', { type: 'string' }).option('out', { type: 'string' }),
       async (args) => {
         await withStore(args.db, args.out, async (store) => {
-          exitCode = importCommand(args.bundles, store);
+          exitCode = await importCommand(args.bundles, store);
         });
       },
     )
@@ -427,6 +435,24 @@ export async function main(argv: string[]): Promise<number> {
       async (args) => {
         await withStore(args.db, args.out, async (store) => {
           exitCode = await retimeCommand(args.record, { backend: args.backend as BackendRequest | undefined, quiet: args.quiet, outDir: args.out, fromBundle: args['from-bundle'] }, store);
+        });
+      },
+    )
+    .command(
+      'calibrate',
+      "measure this machine's peak for a backend (the MFU denominator) and store it for its hardware class",
+      (y) =>
+        y
+          .option('backend', { alias: 'b', type: 'string', default: 'auto', describe: `engine: ${BACKEND_NAMES.join(' | ')}` })
+          .option('threads', { coerce: numberFlag('threads') })
+          .option('db', { type: 'string' })
+          .option('out', { type: 'string' }),
+      async (args) => {
+        await withStore(args.db, args.out, async (store) => {
+          const c = await calibrate({ backend: args.backend as BackendRequest, threads: args.threads }, store);
+          const before = c.previous ? ` (was ${formatFlops(c.previous.flopsPerSec, 'FLOP/s')})` : '';
+          process.stdout.write(`peak of ${c.backend} on ${c.hardwareClass}: ${formatFlops(c.peak.flopsPerSec, 'FLOP/s')} (${c.peak.method})${before}; stored for later runs\n`);
+          exitCode = EXIT.success;
         });
       },
     )

@@ -5,7 +5,9 @@
  */
 import * as fs from 'node:fs';
 import { EXIT, UserError } from './errors.ts';
-import { bundlePaths, readVerifiedBundle } from './store/bundle.ts';
+import { bundlePaths, readVerifiedBundle, type RunBundle } from './store/bundle.ts';
+import type { ComputeFigures } from './records.ts';
+import { isKnownRecipe } from '../recipes/index.ts';
 import type { ResultsStore } from './store/database.ts';
 import { asClaim, type RecordClaim } from './store/recordClaim.ts';
 import { judgeAndStore, loadBundles } from './submitRecord.ts';
@@ -16,7 +18,26 @@ export interface ImportReport {
   records?: { accepted: number; unchanged: number; refused: string[] };
 }
 
-export function importResults(specs: string[], store: ResultsStore): ImportReport {
+/**
+ * The compute figures of a bundle written before they were counted: model FLOPs from its config where every
+ * recipe is known here, the peak stored for its class and backend where there is one; executed FLOPs unknown.
+ */
+async function backfillCompute(run: RunBundle['run'], store: ResultsStore): Promise<ComputeFigures | undefined> {
+  if (run.compute || !run.recipes.every((label) => isKnownRecipe(label))) return undefined;
+  const { computeFigures, countBundledModelFlops } = await import('./compute.ts');
+  const stored = store.peak(run.hardware.hardwareClass, run.backend.name);
+  return computeFigures({
+    modelFlopsPerStep: await countBundledModelFlops(run.config, run.recipes),
+    executedFlopsPerStep: null,
+    steps: run.steps,
+    trainTimeMs: run.trainTimeMs,
+    stepsToTarget: run.stepsToTarget,
+    timeToTargetMs: run.timeToTargetMs,
+    peak: stored ? { flopsPerSec: stored.flopsPerSec, method: stored.method } : null,
+  });
+}
+
+export async function importResults(specs: string[], store: ResultsStore): Promise<ImportReport> {
   const counts = { added: 0, unchanged: 0, replaced: 0 };
   const claims: { file: string; claim: RecordClaim }[] = [];
   for (const file of bundlePaths(specs)) {
@@ -38,7 +59,7 @@ export function importResults(specs: string[], store: ResultsStore): ImportRepor
       if (error instanceof UserError && error.exitCode === EXIT.rejected) throw new UserError(`${error.message}; nothing after it was imported`, EXIT.rejected);
       throw error;
     }
-    counts[store.importBundle(bundle, file)]++;
+    counts[store.importBundle(bundle, file, await backfillCompute(bundle.run, store))]++;
   }
   if (claims.length === 0) return { bundles: counts };
   const records = { accepted: 0, unchanged: 0, refused: [] as string[] };

@@ -1,4 +1,5 @@
 /** What the user watches: a progress bar on a terminal (cli-progress), one line per evaluation otherwise. */
+import { formatFlops } from './units.ts';
 import cliProgress from 'cli-progress';
 import type { RunPlan, RunRecord } from './run.ts';
 import { mean, oneSampleTTest, summarizeTimes, twoSampleTTest } from './stats.ts';
@@ -53,6 +54,7 @@ export function formatSummary(record: RunRecord): string {
     ['tokens/s', `${Math.round(record.tokensPerSec).toLocaleString('en-US')} (${record.msPerStep.toFixed(1)} ms/step)`],
     ['backend', `${record.backend.name} (${record.backend.package} ${record.backend.version}, ${record.backend.threads} thread${record.backend.threads === 1 ? '' : 's'})`],
     ['peak memory', `${record.peakRssMiB.toFixed(0)} MiB resident`],
+    ...computeRows(record),
     ...(record.parallel
       ? [['workers', `${record.parallel.workers} (${record.parallel.comms}): gradient exchange ${record.parallel.commMsPerStep.toFixed(1)} ms and ${Math.round(record.parallel.commBytesPerStep).toLocaleString('en-US')} bytes per step and worker (median)`] as [string, string]]
       : []),
@@ -61,6 +63,19 @@ export function formatSummary(record: RunRecord): string {
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+}
+
+/** FLOPs, MFU and cost, as the summary shows them (nothing for records made before they were counted). */
+function computeRows(record: RunRecord): [string, string][] {
+  const c = record.compute;
+  if (!c) return [];
+  const executed = c.executedFlopsPerStep === null ? 'not counted (workers)' : `${formatFlops(c.executedFlopsPerStep)} executed`;
+  const rows: [string, string][] = [
+    ['FLOPs', `${formatFlops(c.modelFlopsPerStep)} a step (model), ${executed}; ${c.flopsToTarget === null ? 'target not reached' : `${formatFlops(c.flopsToTarget)} to target`}`],
+    ['MFU', c.mfu === null || !c.peak ? 'unknown' : `${(100 * c.mfu).toFixed(1)} % of ${formatFlops(c.peak.flopsPerSec, 'FLOP/s')} (${c.peak.method})`],
+  ];
+  if (c.pricePerHour !== undefined) rows.push(['cost', `${c.costToTarget === null || c.costToTarget === undefined ? 'target not reached' : `$${c.costToTarget.toPrecision(3)} to target`} at $${c.pricePerHour}/h`]);
+  return rows;
 }
 
 /** What `--seeds N` prints after the last seed: the statistics a record would be judged on. */

@@ -28,6 +28,23 @@ export interface StepPoint {
   lrFactor: number;
 }
 
+/** A run's compute figures (harness/compute.ts computes them). */
+export interface ComputeFigures {
+  /** 3 × the forward pass's matrix products per optimizer step (its whole global batch). */
+  modelFlopsPerStep: number;
+  /** The products a training step executed on this engine (forward, backward, optimizer); null where not counted. */
+  executedFlopsPerStep: number | null;
+  /** modelFlopsPerStep × steps to target; null when the target was not reached. */
+  flopsToTarget: number | null;
+  /** Model FLOP/s of train time ÷ the peak; null without train time or a peak. */
+  mfu: number | null;
+  /** The peak the MFU is relative to, and how it was obtained. */
+  peak: { flopsPerSec: number; method: string } | null;
+  /** Dollars per hour of this hardware class, and for the time to target (null if not reached); absent without a price. */
+  pricePerHour?: number;
+  costToTarget?: number | null;
+}
+
 interface OutcomeCommon {
   reason: string;
   steps: number;
@@ -41,6 +58,11 @@ interface OutcomeCommon {
   evals: EvalPoint[];
   parameters: number;
   optimizer: string;
+  /**
+   * Products executed by one training step, counted during the warm-up step (null: not counted, e.g. workers;
+   * absent in records made before they were counted).
+   */
+  executedFlopsPerStep?: number | null;
   /** Data-parallel runs: workers, comms variant, and the median per-step exchange cost. */
   parallel?: { workers: number; comms: string; commMsPerStep: number; commBytesPerStep: number };
 }
@@ -83,6 +105,8 @@ export interface RunFacts {
   eventLog: string;
   /** The immutable run bundle (results/bundles/<runId>.json). */
   bundle: string;
+  /** FLOPs, MFU and cost (absent in records made before they were counted). */
+  compute?: ComputeFigures;
 }
 
 /** Everything a finished (or interrupted) run leaves behind: the content of run.json. */

@@ -12,6 +12,7 @@ import type { RunConfig } from './config.ts';
 import { BatchSampler, evalBatches, type Batch, type TokenData } from './data/tokens.ts';
 import { defaultParts, GPT, type ParamTable } from './model.ts';
 import { engineFor } from './ops.ts';
+import { countProductFlops } from './compute.ts';
 import { clipAndStep, type Optimizer } from './optim.ts';
 import type { ComposedRecipes } from './recipe.ts';
 
@@ -36,8 +37,11 @@ export interface Replica {
   /** Data-parallel workers (1: this thread) and, with more than one, how their gradients move. */
   readonly workers: number;
   readonly comms?: string;
-  /** One step whose effect on the weights is undone; compiles and prepares every kernel. */
-  warmup(lrFactor: number): Promise<void>;
+  /**
+   * One step whose effect on the weights is undone; compiles and prepares every kernel. Returns the matrix-product
+   * FLOPs that step executed where they were counted (this thread's replica), else null.
+   */
+  warmup(lrFactor: number): Promise<number | null>;
   step(lrFactor: number, step: number): Promise<StepResult>;
   evaluate(): Promise<number>;
   dispose(): Promise<void>;
@@ -205,8 +209,12 @@ export class LocalReplica implements Replica {
     return this.core.optimizer.name;
   }
 
-  warmup(lrFactor: number): Promise<void> {
-    return this.core.warmup((sampler) => coreStep(this.core, () => sampler.next(), lrFactor, 0));
+  async warmup(lrFactor: number): Promise<number | null> {
+    let flops: number | null = null;
+    await this.core.warmup(async (sampler) => {
+      flops = await countProductFlops(() => coreStep(this.core, () => sampler.next(), lrFactor, 0));
+    });
+    return flops;
   }
 
   async step(lrFactor: number, step: number): Promise<StepResult> {

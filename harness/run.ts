@@ -11,10 +11,13 @@ import { useBackend, type BackendInfo, type BackendRequest } from './backends/in
 import { DEFAULT_TRAIN, MODEL_PRESETS, validateRunConfig, type ModelPresetName, type RunConfig } from './config.ts';
 import type { TokenData } from './data/tokens.ts';
 import { codeFiles, describeEnvironment, hashCodeFiles } from './environment.ts';
-import { UserError } from './errors.ts';
+import { z } from 'zod';
+import { computeFigures, modelFlopsPerStep } from './compute.ts';
+import { asUserError, UserError } from './errors.ts';
 import { EventLog } from './events.ts';
 import { ESTIMATE_ABOVE_FLOPS, estimatedFlopsPerStep, MAX_FIRST_EVAL_MS, measuredMatmulRate } from './estimate.ts';
-import { describeHardware } from './hardware.ts';
+import { describeHardware, type HardwareFingerprint } from './hardware.ts';
+import { measurePeak, publishedPeak, type Peak } from './peaks.ts';
 import type { ResultsStore } from './store/database.ts';
 import { composeRecipes, type ComposedRecipes } from './recipe.ts';
 import { LocalReplica, type ReplicaFactory } from './replica.ts';
@@ -45,6 +48,10 @@ export interface RunRequest {
   mllog?: boolean;
   /** Start even when the first evaluation is estimated to be more than an hour away. */
   force?: boolean;
+  /** Dollars per hour of this machine, for the cost to target (DAWNBench's measure). */
+  pricePerHour?: number;
+  /** A price table file: JSON { "<hardware class>": dollars per hour, ... } (also $SPEEDRUN_PRICES). */
+  prices?: string;
 }
 
 /**
@@ -67,6 +74,8 @@ export interface RunPlan {
   workers: number;
   /** The run as names: what the train stage and each worker resolve for themselves. */
   spec: { recipe: string; track: string; backend: BackendRequest };
+  /** Prices for the cost to target: one for this run, or a table by hardware class (the class is known at train time). */
+  price: { perHour?: number; table?: Record<string, number> };
 }
 
 /** The plan's data and composed recipes, loaded again from its spec (the track's data is cached per process). */
@@ -100,6 +109,9 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
   checkNumber('threads', request.threads, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
   checkNumber('grad-accum', request.gradAccum, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
   checkNumber('workers', request.workers, (v) => Number.isInteger(v) && v > 0 && v <= 64, 'an integer from 1 to 64');
+  checkNumber('price-per-hour', request.pricePerHour, (v) => v >= 0, 'a non-negative number of dollars');
+  const priceFile = request.prices ?? process.env.SPEEDRUN_PRICES;
+  const priceTable = priceFile ? readPriceTable(priceFile) : undefined;
   const recipes = composeRecipes(resolveRecipes(request.recipe));
   const track = resolveTrack(request.track);
   if (request.preset !== undefined && !isPreset(request.preset)) {
@@ -189,7 +201,42 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
     notes,
     workers: request.workers ?? 1,
     spec: { recipe: recipeSpec, track: request.track, backend: backend.name },
+    price: { ...(request.pricePerHour !== undefined ? { perHour: request.pricePerHour } : {}), ...(priceTable ? { table: priceTable } : {}) },
   };
+}
+
+const priceTableShape = z.record(z.string().min(1), z.number().nonnegative());
+
+/** A price table file, validated: one line naming the file and the problem otherwise. */
+function readPriceTable(file: string): Record<string, number> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw asUserError(error);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new UserError(`price table ${file}: not JSON (expected { "<hardware class>": dollars per hour })`);
+  }
+  const table = priceTableShape.safeParse(parsed);
+  if (!table.success) throw new UserError(`price table ${file}: expected { "<hardware class>": dollars per hour }, ${table.error.issues[0]!.path.join('.') || 'the file'}: ${table.error.issues[0]!.message}`);
+  return table.data;
+}
+
+/**
+ * The peak this run's MFU is relative to: the one stored for its hardware class and backend (speedrun
+ * calibrate, or the first run's measurement), a GPU's published peak, or measured now (outside the clock) and
+ * stored for the next runs.
+ */
+function peakFor(plan: RunPlan, hardware: HardwareFingerprint, store: ResultsStore | undefined): Peak {
+  const stored = store?.peak(hardware.hardwareClass, plan.backend.name);
+  if (stored) return { flopsPerSec: stored.flopsPerSec, method: stored.method };
+  const peak = publishedPeak(plan.backend, hardware.gpus) ?? measurePeak(plan.backend);
+  store?.savePeak(hardware.hardwareClass, plan.backend.name, peak);
+  return peak;
 }
 
 export interface RunHooks {
@@ -255,12 +302,18 @@ export async function trainRun(plan: RunPlan, request: Pick<RunRequest, 'outDir'
     },
   };
   let outcome;
+  let modelFlops: number;
+  let peak: Peak;
   try {
     const loaded = loadPlan(plan);
+    const recipes = hooks.recipes ?? loaded.recipes;
+    // Both outside the clock, before it starts.
+    modelFlops = await modelFlopsPerStep(plan.config, recipes);
+    peak = peakFor(plan, hardware, store);
     outcome = await train({
       config: plan.config,
       data: loaded.data,
-      recipes: hooks.recipes ?? loaded.recipes,
+      recipes,
       backend: plan.backend,
       events,
       observer,
@@ -292,6 +345,16 @@ export async function trainRun(plan: RunPlan, request: Pick<RunRequest, 'outDir'
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     eventLog: path.join(runDir, 'events.jsonl'),
     bundle: bundlePath,
+    compute: computeFigures({
+      modelFlopsPerStep: modelFlops,
+      executedFlopsPerStep: outcome.executedFlopsPerStep ?? null,
+      steps: outcome.steps,
+      trainTimeMs: outcome.trainTimeMs,
+      stepsToTarget: outcome.stepsToTarget,
+      timeToTargetMs: outcome.timeToTargetMs,
+      peak,
+      pricePerHour: plan.price.perHour ?? plan.price.table?.[hardware.hardwareClass],
+    }),
   };
   return { record: { ...facts, ...outcome }, files };
 }

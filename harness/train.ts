@@ -55,7 +55,7 @@ async function trainReplica(input: TrainInput, replica: Replica, initStart: numb
   const initMs = performance.now() - initStart;
 
   const warmupStart = performance.now();
-  await replica.warmup(schedule(0));
+  const executedFlopsPerStep = await replica.warmup(schedule(0));
   const warmupMs = performance.now() - warmupStart;
   events.emit('INTERVAL_END', 'init_stop', null, { init_ms: initMs, warmup_ms: warmupMs, parameters: replica.parameters });
   events.emit('INTERVAL_START', 'run_start', { config, optimizer: replica.optimizer, parameters: replica.parameters, workers });
@@ -165,6 +165,7 @@ async function trainReplica(input: TrainInput, replica: Replica, initStart: numb
     evals,
     parameters: replica.parameters,
     optimizer: replica.optimizer,
+    executedFlopsPerStep,
     ...(workers > 1
       ? { parallel: { workers, comms: replica.comms ?? 'allreduce', commMsPerStep: median0(commMs), commBytesPerStep: median0(commBytes) } }
       : {}),

@@ -6,6 +6,15 @@ export type BundleVerdict =
   | { file: string; status: 'valid'; notes: string[]; detail?: string }
   | { file: string; status: 'invalid'; notes: string[]; detail: string };
 
+/** The record's model FLOPs a step against a count of the bundled config's model (they are a function of it). */
+async function modelFlopsProblems(bundle: RunBundle): Promise<string[]> {
+  const claimed = bundle.run.compute?.modelFlopsPerStep;
+  if (claimed === undefined) return [];
+  const { countBundledModelFlops } = await import('./compute.ts');
+  const counted = await countBundledModelFlops(bundle.run.config, bundle.run.recipes);
+  return counted === claimed ? [] : [`compute: model FLOPs a step ${claimed}, but the bundled config's model counts ${counted}`];
+}
+
 export async function verifyFiles(files: string[], replaySteps: number | undefined): Promise<BundleVerdict[]> {
   if (replaySteps !== undefined && (!Number.isInteger(replaySteps) || replaySteps < 1)) throw new UserError(`--replay must be a positive number of steps, got ${replaySteps}`);
   const verdicts: BundleVerdict[] = [];
@@ -20,8 +29,9 @@ export async function verifyFiles(files: string[], replaySteps: number | undefin
       continue;
     }
     const verdict = verifyBundle(bundle);
-    if (verdict.status === 'invalid') {
-      verdicts.push({ file, status: 'invalid', notes: [], detail: `${file}: ${verdict.problems.join('; ')}` });
+    const problems = verdict.status === 'invalid' ? verdict.problems : await modelFlopsProblems(bundle);
+    if (problems.length > 0) {
+      verdicts.push({ file, status: 'invalid', notes: [], detail: `${file}: ${problems.join('; ')}` });
       continue;
     }
     if (replaySteps === undefined) {

@@ -103,8 +103,10 @@ export class WorkerPool implements Replica {
     return Promise.all(this.threads.map((_, rank) => this.request(rank, message)));
   }
 
-  async warmup(lrFactor: number): Promise<void> {
+  /** Products are not counted in the workers: null. */
+  async warmup(lrFactor: number): Promise<number | null> {
     await this.all({ type: 'warmup', lrFactor });
+    return null;
   }
 
   async step(lrFactor: number, step: number): Promise<StepResult> {

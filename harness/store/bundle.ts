@@ -149,8 +149,29 @@ export function verifyBundle(bundle: RunBundle): Verification {
       break;
     }
   }
-  problems.push(...bindingProblems(bundle));
+  problems.push(...bindingProblems(bundle), ...computeProblems(bundle.run));
   return problems.length === 0 ? { status: 'valid' } : { status: 'invalid', problems };
+}
+
+/**
+ * The compute figures must follow from the record's own numbers: FLOPs to target = model FLOPs a step × steps to
+ * target, MFU = model FLOPs × steps ÷ train time ÷ peak, cost = time to target × price. That the model FLOPs
+ * themselves follow from the bundled config is checked by `verify` (harness/verifyBundles.ts), which counts them.
+ */
+function computeProblems(run: RunBundle['run']): string[] {
+  const c = run.compute;
+  if (!c) return [];
+  const close = (a: number | null | undefined, b: number | null) => (a === null || a === undefined || b === null ? a === b || (a === undefined && b === null) : Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b)));
+  const problems: string[] = [];
+  const flopsToTarget = run.stepsToTarget === null ? null : c.modelFlopsPerStep * run.stepsToTarget;
+  if (!close(c.flopsToTarget, flopsToTarget)) problems.push(`compute: FLOPs to target ${c.flopsToTarget} is not model FLOPs a step × steps to target (${flopsToTarget})`);
+  const mfu = c.peak && run.trainTimeMs > 0 && run.steps > 0 ? (c.modelFlopsPerStep * run.steps) / (run.trainTimeMs / 1000) / c.peak.flopsPerSec : null;
+  if (!close(c.mfu, mfu)) problems.push(`compute: MFU ${c.mfu} does not follow from the model FLOPs, steps, train time and peak (${mfu})`);
+  if (c.pricePerHour !== undefined) {
+    const cost = run.timeToTargetMs === null ? null : (run.timeToTargetMs / 3_600_000) * c.pricePerHour;
+    if (!close(c.costToTarget, cost)) problems.push(`compute: cost to target ${c.costToTarget} is not time to target × price (${cost})`);
+  }
+  return problems;
 }
 
 /**

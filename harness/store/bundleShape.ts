@@ -42,6 +42,19 @@ const hardwareShape = z.looseObject({
 
 const backendShape = z.looseObject({ name: z.string().min(1), threads: count });
 
+const nonNegative = finite.refine((v) => v >= 0, 'must not be negative');
+
+/** Compute figures: absent in bundles written before they were counted. */
+const computeShape = z.looseObject({
+  modelFlopsPerStep: nonNegative,
+  executedFlopsPerStep: nonNegative.nullable(),
+  flopsToTarget: nonNegative.nullable(),
+  mfu: nonNegative.nullable(),
+  peak: z.looseObject({ flopsPerSec: finite.refine((v) => v > 0, 'must be positive'), method: z.string().min(1).max(200) }).nullable(),
+  pricePerHour: nonNegative.optional(),
+  costToTarget: nonNegative.nullable().optional(),
+});
+
 const runRecordShape = z.looseObject({
   runId: z.string().regex(SAFE_NAME, `run id: ${SAFE_NAME_RULE}`),
   status: z.enum(['success', 'budget_exhausted', 'diverged', 'aborted']),
@@ -68,6 +81,8 @@ const runRecordShape = z.looseObject({
   peakRssMiB: finite,
   parallel: z.looseObject({ workers: count, comms: z.string() }).optional(),
   evals: z.array(evalPointShape),
+  executedFlopsPerStep: nonNegative.nullable().optional(),
+  compute: computeShape.optional(),
 });
 
 const eventShape = z.looseObject({

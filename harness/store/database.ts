@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { UserError } from '../errors.ts';
 import { hardwareClassOf, type HardwareFingerprint } from '../hardware.ts';
-import type { EvalPoint, RunRecord } from '../records.ts';
+import type { ComputeFigures, EvalPoint, RunRecord } from '../records.ts';
 import type { RunBundle } from './bundle.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts';
 
@@ -51,6 +51,15 @@ export interface StoredRun {
   finalValLoss: number | null;
   tokensPerSec: number | null;
   bundlePath: string | null;
+  /** Compute accounting (null: unknown, e.g. rows from before it was counted). */
+  modelFlopsPerStep: number | null;
+  executedFlopsPerStep: number | null;
+  flopsToTarget: number | null;
+  mfu: number | null;
+  peakFlops: number | null;
+  peakMethod: string | null;
+  pricePerHour: number | null;
+  costToTarget: number | null;
 }
 
 /** What is known when a run starts. */
@@ -124,7 +133,8 @@ function columns<K extends string>(row: Row, keys: readonly K[]): Record<K, unkn
 const RUN_COLUMNS = [
   'id', 'status', 'reason', 'trackId', 'trackName', 'trackVersion', 'dataHash', 'target', 'recipes', 'seed', 'backend', 'workers', 'codeHash',
   'hardwareClass', 'host', 'startedAt', 'finishedAt', 'trainTimeMs', 'timeToTargetMs', 'wallTimeMs', 'steps', 'tokens', 'stepsToTarget',
-  'tokensToTarget', 'finalValLoss', 'tokensPerSec', 'bundlePath',
+  'tokensToTarget', 'finalValLoss', 'tokensPerSec', 'bundlePath', 'modelFlopsPerStep', 'executedFlopsPerStep', 'flopsToTarget', 'mfu',
+  'peakFlops', 'peakMethod', 'pricePerHour', 'costToTarget',
 ] as const satisfies readonly (keyof StoredRun)[];
 
 const RECORD_COLUMNS = [
@@ -268,7 +278,10 @@ export class ResultsStore {
              time_to_target_ms = @timeToTargetMs, wall_time_ms = @wallTimeMs, steps = @steps, tokens = @tokens,
              steps_to_target = @stepsToTarget, tokens_to_target = @tokensToTarget, final_val_loss = @finalValLoss,
              best_val_loss = @bestValLoss, tokens_per_sec = @tokensPerSec, peak_rss_mib = @peakRssMiB,
-             bundle_path = @bundlePath, bundle_checksum = @bundleChecksum, workers = @workers
+             bundle_path = @bundlePath, bundle_checksum = @bundleChecksum, workers = @workers,
+             model_flops_per_step = @modelFlopsPerStep, executed_flops_per_step = @executedFlopsPerStep,
+             flops_to_target = @flopsToTarget, mfu = @mfu, peak_flops = @peakFlops, peak_method = @peakMethod,
+             price_per_hour = @pricePerHour, cost_to_target = @costToTarget
            WHERE id = @runId`,
         )
         .run({
@@ -290,22 +303,49 @@ export class ResultsStore {
           bundlePath: bundle?.path ?? null,
           bundleChecksum: bundle?.checksum ?? null,
           workers: record.parallel?.workers ?? 1,
+          modelFlopsPerStep: record.compute?.modelFlopsPerStep ?? null,
+          executedFlopsPerStep: record.compute?.executedFlopsPerStep ?? null,
+          flopsToTarget: record.compute?.flopsToTarget ?? null,
+          mfu: record.compute?.mfu ?? null,
+          peakFlops: record.compute?.peak?.flopsPerSec ?? null,
+          peakMethod: record.compute?.peak?.method ?? null,
+          pricePerHour: record.compute?.pricePerHour ?? null,
+          costToTarget: record.compute?.costToTarget ?? null,
         });
       for (const point of record.evals) this.addEval(record.runId, point);
     });
     write.immediate();
   }
 
+  /** The peak stored for a hardware class and backend (speedrun calibrate, or a run's first measurement). */
+  peak(hardwareClass: string, backend: string): { flopsPerSec: number; method: string; measuredAt: string } | undefined {
+    const row = this.db.prepare('SELECT flops_per_sec, method, measured_at FROM peaks WHERE hardware_class = ? AND backend = ?').get(hardwareClass, backend) as Row | undefined;
+    return row ? (columns(row, ['flopsPerSec', 'method', 'measuredAt'] as const) as { flopsPerSec: number; method: string; measuredAt: string }) : undefined;
+  }
+
+  savePeak(hardwareClass: string, backend: string, peak: { flopsPerSec: number; method: string }, measuredAt = new Date().toISOString()): void {
+    this.db
+      .prepare('INSERT INTO peaks (hardware_class, backend, flops_per_sec, method, measured_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (hardware_class, backend) DO UPDATE SET flops_per_sec = excluded.flops_per_sec, method = excluded.method, measured_at = excluded.measured_at')
+      .run(hardwareClass, backend, peak.flopsPerSec, peak.method, measuredAt);
+  }
+
   /** Merges a bundle's run: added, or unchanged when the same bundle is already there. */
-  importBundle(bundle: RunBundle, bundlePath: string): 'added' | 'unchanged' | 'replaced' {
-    const existing = this.db.prepare('SELECT status, bundle_checksum FROM runs WHERE id = ?').get(bundle.run.runId) as
-      | { status: string; bundle_checksum: string | null }
+  /**
+   * `compute`: figures computed at import for a bundle written before they were counted (the bundle file itself
+   * is not changed); they also fill in a row imported before, whose figures are still unknown.
+   */
+  importBundle(bundle: RunBundle, bundlePath: string, compute?: ComputeFigures): 'added' | 'unchanged' | 'replaced' {
+    const existing = this.db.prepare('SELECT status, bundle_checksum, model_flops_per_step FROM runs WHERE id = ?').get(bundle.run.runId) as
+      | { status: string; bundle_checksum: string | null; model_flops_per_step: number | null }
       | undefined;
-    if (existing?.bundle_checksum === bundle.checksum) return 'unchanged';
+    if (existing?.bundle_checksum === bundle.checksum) {
+      if (compute && existing.model_flops_per_step === null) this.finishRun({ ...bundle.run, compute } as RunRecord, { path: path.resolve(bundlePath), checksum: bundle.checksum });
+      return 'unchanged';
+    }
     if (existing && existing.bundle_checksum !== null) {
       throw new UserError(`run ${bundle.run.runId} is already in the database with a different bundle (${existing.bundle_checksum})`);
     }
-    this.finishRun(bundle.run, { path: path.resolve(bundlePath), checksum: bundle.checksum });
+    this.finishRun(compute ? ({ ...bundle.run, compute } as RunRecord) : bundle.run, { path: path.resolve(bundlePath), checksum: bundle.checksum });
     return existing ? 'replaced' : 'added';
   }
 

@@ -127,6 +127,29 @@ export const MIGRATIONS: readonly Migration[] = [
                  WHERE rr.record_id = records.id ORDER BY r.id LIMIT 1), hardware_class || ' (legacy)')`);
     },
   },
+  {
+    version: 5,
+    description: 'compute accounting: model and executed FLOPs, FLOPs to target, MFU, peak, price and cost; peaks per class and backend',
+    // Rows from before stay null ("unknown"); re-importing a run's bundle fills them in where they can be computed.
+    sql: `
+      ALTER TABLE runs ADD COLUMN model_flops_per_step REAL;
+      ALTER TABLE runs ADD COLUMN executed_flops_per_step REAL;
+      ALTER TABLE runs ADD COLUMN flops_to_target REAL;
+      ALTER TABLE runs ADD COLUMN mfu REAL;
+      ALTER TABLE runs ADD COLUMN peak_flops REAL;
+      ALTER TABLE runs ADD COLUMN peak_method TEXT;
+      ALTER TABLE runs ADD COLUMN price_per_hour REAL;
+      ALTER TABLE runs ADD COLUMN cost_to_target REAL;
+      CREATE TABLE peaks (
+        hardware_class TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        flops_per_sec REAL NOT NULL,
+        method TEXT NOT NULL,              -- how it was obtained: measured product n³, or a published peak
+        measured_at TEXT NOT NULL,
+        PRIMARY KEY (hardware_class, backend)
+      );
+    `,
+  },
 ];
 
 /** The class of a stored fingerprint; one too incomplete to read keeps its old class, marked legacy. */

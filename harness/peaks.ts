@@ -1,0 +1,58 @@
+/**
+ * The peak an MFU is relative to: per hardware class and backend, either measured here (a large fp32 product on
+ * the backend, as `speedrun calibrate` does) or, for a GPU backend on a GPU named in the table below, its
+ * published dense fp32 peak. A peak always says how it was obtained.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendInfo } from './backends/index.ts';
+
+export interface Peak {
+  flopsPerSec: number;
+  /** e.g. "measured sgemm 1024³" or "published fp32 peak of NVIDIA H200". */
+  method: string;
+}
+
+/** Dense fp32 (non-tensor-core) peaks from the vendors' data sheets, by a substring of the GPU's name. */
+const PUBLISHED_FP32: readonly [RegExp, number, string][] = [
+  [/H200/i, 67e12, 'NVIDIA H200'],
+  [/H100.*PCIe/i, 51e12, 'NVIDIA H100 PCIe'],
+  [/H100/i, 67e12, 'NVIDIA H100 SXM'],
+  [/A100/i, 19.5e12, 'NVIDIA A100'],
+  [/L40S/i, 91.6e12, 'NVIDIA L40S'],
+  [/RTX 4090/i, 82.6e12, 'NVIDIA RTX 4090'],
+];
+
+const GPU_BACKENDS = new Set(['webgpu', 'tensorflow-gpu']);
+
+/** The published peak for a GPU backend on a known GPU, else undefined. */
+export function publishedPeak(backend: Pick<BackendInfo, 'name'>, gpus: string[]): Peak | undefined {
+  if (!GPU_BACKENDS.has(backend.name)) return undefined;
+  for (const gpu of gpus) {
+    const known = PUBLISHED_FP32.find(([pattern]) => pattern.test(gpu));
+    if (known) return { flopsPerSec: known[1], method: `published fp32 peak of ${known[2]}` };
+  }
+  return undefined;
+}
+
+/** The product size measured per backend: TF.js's pure-JavaScript cpu backend would take minutes at 1024³. */
+const sizeFor = (backend: string): number => (backend === 'cpu' ? 256 : 1024);
+
+/** FLOP/s of an n³ fp32 product on the active backend: the best of five after two warm-ups. */
+export function measurePeak(backend: Pick<BackendInfo, 'name'>): Peak {
+  const n = sizeFor(backend.name);
+  const [a, b] = [tf.randomNormal([n, n]), tf.randomNormal([n, n])];
+  let best = Infinity;
+  try {
+    for (let i = 0; i < 7; i++) {
+      const start = performance.now();
+      const c = tf.matMul(a, b);
+      c.dataSync();
+      if (i >= 2) best = Math.min(best, performance.now() - start);
+      c.dispose();
+    }
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
+  return { flopsPerSec: (2 * n ** 3) / (best / 1000), method: `measured fp32 product ${n}³ on ${backend.name}` };
+}
