@@ -5,7 +5,8 @@
  * those ratios, so drift between rounds (±15-25 % here) cancels; the matrix-product FLOPs a step executes and its kernel
  * calls (bench/stepCounts.ts, one profiled step). On native every recipe is composed with `fused-kernels` and
  * compared with `fused-kernels` alone, the fastest baseline there; elsewhere with `baseline`.
- * A recipe's time ratio above its FLOP ratio is engine overhead ("tax"); the table says how much.
+ * A recipe's time ratio above its FLOP ratio is engine overhead ("tax"); the table says how much, and its MFU
+ * (model FLOPs at the median step time against the run's peak, harness/compute.ts) says how far from the machine.
  *   npm run bench:recipes -- [backend=native] [steps=15] [rounds=3]
  */
 import { spawnSync } from 'node:child_process';
@@ -28,20 +29,23 @@ function node(script: string, args: string[]): Record<string, number> {
 
 const counts = new Map(RECIPES.map((recipe) => [recipe, node('stepCounts.ts', [compose(recipe), backend])]));
 const ms = new Map<string, number[]>();
+const mfus = new Map<string, number[]>();
 for (let round = 0; round < Number(roundsArg); round++) {
   for (const recipe of RECIPES) {
-    const { medianStepMs } = node('step.ts', [backend, steps, '1', '1', '', compose(recipe)]);
+    const { medianStepMs, mfu } = node('step.ts', [backend, steps, '1', '1', '', compose(recipe)]);
     ms.set(recipe, [...(ms.get(recipe) ?? []), medianStepMs!]);
+    if (typeof mfu === 'number') mfus.set(recipe, [...(mfus.get(recipe) ?? []), mfu]);
     process.stderr.write(`round ${round + 1}: ${compose(recipe)} ${medianStepMs!.toFixed(1)} ms/step\n`);
   }
 }
 const base = { flops: counts.get('baseline')!.matmulFlops! };
 const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
 process.stdout.write(`${backend}, ${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}; medians of ${roundsArg} interleaved runs of ${steps} steps; baseline \`${compose('baseline')}\`\n\n`);
-process.stdout.write('| recipes | ms/step | time vs baseline (same round) | GFLOP/step (products) | FLOPs vs baseline | kernel calls/step |\n|---|---:|---:|---:|---:|---:|\n');
+process.stdout.write('| recipes | ms/step | time vs baseline (same round) | GFLOP/step (products) | FLOPs vs baseline | MFU | kernel calls/step |\n|---|---:|---:|---:|---:|---:|---:|\n');
 for (const recipe of RECIPES) {
   const times = ms.get(recipe)!;
   const ratio = median(times.map((t, round) => t / ms.get('baseline')![round]!));
   const { matmulFlops, kernelCalls } = counts.get(recipe)!;
-  process.stdout.write(`| \`${compose(recipe)}\` | ${median(times).toFixed(1)} | ${ratio.toFixed(2)}x | ${(matmulFlops! / 1e9).toFixed(2)} | ${(matmulFlops! / base.flops).toFixed(2)}x | ${kernelCalls} |\n`);
+  const mfu = mfus.get(recipe)?.length ? `${(100 * median(mfus.get(recipe)!)).toFixed(1)} %` : '-';
+  process.stdout.write(`| \`${compose(recipe)}\` | ${median(times).toFixed(1)} | ${ratio.toFixed(2)}x | ${(matmulFlops! / 1e9).toFixed(2)} | ${(matmulFlops! / base.flops).toFixed(2)}x | ${mfu} | ${kernelCalls} |\n`);
 }

@@ -34,9 +34,13 @@ interface StepResult {
   medianStepMs: number;
   tokensPerSec: number;
   peakRssMiB: number;
+  mfu: number | null;
+  peak: { flopsPerSec: number; method: string } | null;
 }
 
-const lines: string[] = ['## nano training step (brown-char, batch 12 x 64 tokens)', '', '| backend | threads | micro-batches | median ms/step | tokens/s | vs PyTorch CPU (60.7 ms) | peak RSS MiB |', '|---|---|---|---|---|---|---|'];
+const percent = (v: number | null) => (v === null ? '-' : `${(100 * v).toFixed(1)} %`);
+
+const lines: string[] = ['## nano training step (brown-char, batch 12 x 64 tokens)', '', '| backend | threads | micro-batches | median ms/step | tokens/s | MFU (peak) | vs PyTorch CPU (60.7 ms) | peak RSS MiB |', '|---|---|---|---|---|---|---|---|'];
 // wasm also with --grad-accum 2: same global batch in two micro-batches, the low-memory setting.
 // webgpu is left out: without a GPU it runs on software Vulkan, whose timings mean nothing.
 const configs = describeBackends()
@@ -44,7 +48,8 @@ const configs = describeBackends()
   .flatMap((b) => (b.name === 'wasm' ? [[b.name, '1'], [b.name, '2']] : [[b.name, '1']]));
 for (const [name, accum] of configs) {
   const r = child('step.ts', [name!, String(STEPS[name!]), accum!]) as StepResult;
-  lines.push(`| ${r.backend.name} ${r.backend.version} | ${r.backend.threads} | ${r.gradAccum} | ${r.medianStepMs.toFixed(1)} | ${Math.round(r.tokensPerSec)} | ${(r.medianStepMs / PYTORCH_MS).toFixed(1)}x slower | ${r.peakRssMiB.toFixed(0)} |`);
+  const peak = r.peak ? ` (${(r.peak.flopsPerSec / 1e9).toFixed(0)} GFLOP/s)` : '';
+  lines.push(`| ${r.backend.name} ${r.backend.version} | ${r.backend.threads} | ${r.gradAccum} | ${r.medianStepMs.toFixed(1)} | ${Math.round(r.tokensPerSec)} | ${percent(r.mfu)}${peak} | ${(r.medianStepMs / PYTORCH_MS).toFixed(1)}x slower | ${r.peakRssMiB.toFixed(0)} |`);
   process.stderr.write(`${lines.at(-1)}\n`);
 }
 // What a user sees: the whole `speedrun` process (compiled CLI, data, evaluation, results store), 100 steps.

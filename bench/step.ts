@@ -38,6 +38,9 @@ process.stdout.write(
     medianStepMs: median,
     tokensPerSec: (tokensPerStep / median) * 1000,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    // MFU of this step rate: model FLOPs a step at the median step time, against the run's peak.
+    mfu: record.compute?.peak ? record.compute.modelFlopsPerStep / (median / 1000) / record.compute.peak.flopsPerSec : null,
+    peak: record.compute?.peak ?? null,
   })}\n`,
 );
 fs.rmSync(out, { recursive: true, force: true });

@@ -14,7 +14,6 @@
  *  - cost to target: time to target × a price per hour, when one is known; never invented.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend } from './backends/index.ts';
 import type { RunConfig } from './config.ts';
 import { kernelFlops } from './kernelFlops.ts';
 import { defaultParts, GPT } from './model.ts';
@@ -36,8 +35,9 @@ export async function countProductFlops(fn: () => Promise<unknown> | unknown): P
 /** Model FLOPs a step of a recorded run: its config, its recipe labels composed again. */
 export async function countBundledModelFlops(config: RunConfig, recipeLabels: string[]): Promise<number> {
   await tf.ready();
-  // verify and import choose no backend: count on the cpu backend (quietly); any backend counts the same.
-  if (tf.getBackend() === 'cpu') await useBackend('cpu');
+  // verify and import choose no backend: TF.js's default then is cpu, whose first use prints an "install
+  // tfjs-node" banner; quiet it without choosing a backend (a replay after this chooses its own). Any counts the same.
+  if (tf.getBackend() === 'cpu') (tf.backend() as { firstUse?: boolean }).firstUse = false;
   const recipes = composeRecipes(resolveRecipes(recipeLabels.join(',')));
   try {
     return await modelFlopsPerStep(config, recipes);

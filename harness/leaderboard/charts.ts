@@ -111,3 +111,61 @@ export function lossCurvesSpec(record: RecordView): TopLevelSpec | null {
   });
   return { hconcat: [panel('seconds', 'train time (s)'), panel('tokens', 'tokens')] } as TopLevelSpec;
 }
+
+/** The points of the Pareto front: the runs no other run beats on both FLOPs and loss, by FLOPs. */
+export function paretoFront<T extends { flops: number; loss: number }>(points: T[]): T[] {
+  const front: T[] = [];
+  for (const p of [...points].sort((a, b) => a.flops - b.flops || a.loss - b.loss)) {
+    if (front.length === 0 || p.loss < front.at(-1)!.loss) front.push(p);
+  }
+  return front;
+}
+
+/**
+ * The hardware-neutral view (Marin's speedrun): FLOPs to target per recipe set over every hardware class, and the
+ * final validation loss of every run against the FLOPs it trained, its Pareto front drawn.
+ */
+export function computeSpec(track: TrackView): TopLevelSpec | null {
+  const { byRecipes, runs } = track.compute;
+  if (byRecipes.length === 0 && runs.length === 0) return null;
+  const panels: object[] = [];
+  if (byRecipes.length > 0) {
+    panels.push({
+      width: 280,
+      height: Math.max(60, byRecipes.length * 22),
+      title: { text: 'FLOPs to target (model FLOPs, mean)', fontSize: 12, fontWeight: 'normal' },
+      data: { values: byRecipes },
+      mark: { type: 'bar', color: '#54a24b' },
+      encoding: {
+        y: { field: 'recipes', type: 'nominal', sort: null, title: null, axis: { labelLimit: 240 } },
+        x: { field: 'flops', type: 'quantitative', title: null, axis: { format: '.2s' } },
+        tooltip: [{ field: 'classes', title: 'hardware classes' }],
+      },
+    });
+  }
+  if (runs.length > 0) {
+    const front = paretoFront(runs);
+    panels.push({
+      width: 320,
+      height: 230,
+      title: { text: 'final validation loss against FLOPs trained', fontSize: 12, fontWeight: 'normal' },
+      layer: [
+        {
+          data: { values: runs },
+          mark: { type: 'point', filled: true, size: 40, opacity: 0.75 },
+          encoding: {
+            x: { field: 'flops', type: 'quantitative', title: 'FLOPs (model FLOPs a step × steps)', scale: { type: 'log' }, axis: { format: '.1s' } },
+            y: { field: 'loss', type: 'quantitative', title: 'final validation loss', scale: { zero: false } },
+            color: { field: 'recipes', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 2, labelLimit: 300 } },
+          },
+        },
+        {
+          data: { values: front },
+          mark: { type: 'line', interpolate: 'step-after', color: '#222', strokeDash: [4, 3] },
+          encoding: { x: { field: 'flops', type: 'quantitative' }, y: { field: 'loss', type: 'quantitative' } },
+        },
+      ],
+    });
+  }
+  return { hconcat: panels } as TopLevelSpec;
+}

@@ -16,6 +16,9 @@ export interface RecordRow {
   backend: string;
   /** What the hardware class is made of (the fingerprint of the record's first run), for hover text. */
   hardwareDetails: string;
+  /** Mean over the record's runs; null where any run's is unknown (runs from before FLOPs were counted). */
+  flopsToTarget: number | null;
+  mfu: number | null;
 }
 
 export interface RecipeStats {
@@ -26,7 +29,17 @@ export interface RecipeStats {
   stdTimeMs: number | null;
   meanSteps: number | null;
   meanTokens: number | null;
+  /** Mean FLOPs to target and MFU over the reached runs whose figures are known; null where none is. */
+  meanFlops: number | null;
+  meanMfu: number | null;
   backends: string;
+}
+
+/** The hardware-neutral view of a track: FLOPs to target per recipe set over every class, and loss against FLOPs. */
+export interface ComputeView {
+  byRecipes: { recipes: string; flops: number; runs: number; classes: string }[];
+  /** Every finished run with known FLOPs: what it trained (model FLOPs a step × steps) and the loss it ended at. */
+  runs: { id: string; recipes: string; flops: number; loss: number; hardwareClass: string }[];
 }
 
 export interface TrackView {
@@ -38,6 +51,7 @@ export interface TrackView {
   recipes: RecipeStats[];
   runCount: number;
   officialOnly: boolean;
+  compute: ComputeView;
 }
 
 export interface RunView {
@@ -97,10 +111,35 @@ function recipeStats(runs: StoredRun[]): RecipeStats[] {
         stdTimeMs: times.length ? std(times) : null,
         meanSteps: reached.length ? mean(reached.map((r) => r.stepsToTarget!)) : null,
         meanTokens: reached.length ? mean(reached.map((r) => r.tokensToTarget!)) : null,
+        meanFlops: meanKnown(reached.map((r) => r.flopsToTarget)),
+        meanMfu: meanKnown(group.map((r) => r.mfu)),
         backends: [...new Set(group.map((r) => r.backend))].join(', '),
       };
     })
     .sort((a, b) => (a.meanTimeMs ?? Infinity) - (b.meanTimeMs ?? Infinity) || a.recipes.localeCompare(b.recipes));
+}
+
+/** The mean of the known values, or null when none is known. */
+function meanKnown(values: (number | null)[]): number | null {
+  const known = values.filter((v): v is number => v !== null);
+  return known.length > 0 ? mean(known) : null;
+}
+
+/** The mean of every value, or null when any is unknown (a record's figure is all its runs' or none). */
+const meanOfAll = (values: (number | null)[]): number | null => (values.length > 0 && values.every((v) => v !== null) ? mean(values as number[]) : null);
+
+function computeView(runs: StoredRun[]): ComputeView {
+  const reached = runs.filter((r) => r.flopsToTarget !== null);
+  const groups = new Map<string, StoredRun[]>();
+  for (const r of reached) groups.set(r.recipes, [...(groups.get(r.recipes) ?? []), r]);
+  return {
+    byRecipes: [...groups.entries()]
+      .map(([recipes, group]) => ({ recipes, flops: mean(group.map((r) => r.flopsToTarget!)), runs: group.length, classes: [...new Set(group.map((r) => r.hardwareClass))].join('; ') }))
+      .sort((a, b) => a.flops - b.flops),
+    runs: runs
+      .filter((r) => r.modelFlopsPerStep !== null && r.steps !== null && r.steps > 0 && r.finalValLoss !== null && Number.isFinite(r.finalValLoss))
+      .map((r) => ({ id: r.id, recipes: r.recipes, flops: r.modelFlopsPerStep! * r.steps!, loss: r.finalValLoss!, hardwareClass: r.hardwareClass })),
+  };
 }
 
 export function buildLeaderboard(store: ResultsStore, bundleHref: (run: StoredRun) => string | null = () => null): LeaderboardData {
@@ -125,6 +164,8 @@ export function buildLeaderboard(store: ResultsStore, bundleHref: (run: StoredRu
       date: record.createdAt.slice(0, 10),
       backend: record.backend,
       hardwareDetails: hardwareDetails((store.runDetails(record.runIds[0] ?? '')?.hardware ?? {}) as Partial<HardwareFingerprint>),
+      flopsToTarget: meanOfAll(record.runIds.map((runId) => runsById.get(runId)?.flopsToTarget ?? null)),
+      mfu: meanOfAll(record.runIds.map((runId) => runsById.get(runId)?.mfu ?? null)),
     }));
     const track: TrackView = {
       id,
@@ -135,6 +176,7 @@ export function buildLeaderboard(store: ResultsStore, bundleHref: (run: StoredRu
       recipes: recipeStats(compared.filter((r) => r.status !== 'aborted')),
       runCount: trackRuns.length,
       officialOnly: official.length > 0,
+      compute: computeView(compared.filter((r) => r.status !== 'aborted')),
     };
     tracks.push(track);
     for (const row of rows) {

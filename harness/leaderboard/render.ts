@@ -9,7 +9,8 @@ import Handlebars from 'handlebars';
 import { PROJECT_ROOT } from '../environment.ts';
 import { isSafeName } from '../names.ts';
 import type { ResultsStore, StoredRun } from '../store/database.ts';
-import { lossCurvesSpec, recipeComparisonSpec, recordHistorySpec, renderSvg } from './charts.ts';
+import { computeSpec, lossCurvesSpec, recipeComparisonSpec, recordHistorySpec, renderSvg } from './charts.ts';
+import { formatFlops } from '../units.ts';
 import { buildLeaderboard, type LeaderboardData } from './model.ts';
 
 const SITE = path.join(PROJECT_ROOT, 'site');
@@ -22,6 +23,8 @@ function engine(): typeof Handlebars {
   hb.registerHelper('thousands', (v: unknown) => (num(v) === null ? '—' : Math.round(num(v)!).toLocaleString('en-US')));
   hb.registerHelper('pvalue', (v: unknown) => (num(v) === null ? '—' : num(v)! < 1e-4 ? '< 0.0001' : num(v)!.toPrecision(2)));
   hb.registerHelper('join', (v: unknown) => (Array.isArray(v) ? v.join(', ') : ''));
+  hb.registerHelper('flops', (v: unknown) => (num(v) === null ? 'unknown' : formatFlops(num(v))));
+  hb.registerHelper('percent', (v: unknown) => (num(v) === null ? 'unknown' : `${(100 * num(v)!).toFixed(1)} %`));
   hb.registerPartial('recordTable', fs.readFileSync(path.join(SITE, 'templates', 'record-table.hbs'), 'utf8'));
   return hb;
 }
@@ -52,8 +55,9 @@ export async function renderSite(store: ResultsStore, outDir: string): Promise<R
   for (const track of data.tracks) {
     const history = recordHistorySpec(track);
     const comparison = recipeComparisonSpec(track);
-    const [historySvg, comparisonSvg] = await Promise.all([history && renderSvg(history), comparison && renderSvg(comparison)]);
-    write(track.page, track.id, '../', trackPage({ track, historySvg, comparisonSvg }));
+    const compute = computeSpec(track);
+    const [historySvg, comparisonSvg, computeSvg] = await Promise.all([history && renderSvg(history), comparison && renderSvg(comparison), compute && renderSvg(compute)]);
+    write(track.page, track.id, '../', trackPage({ track, historySvg, comparisonSvg, computeSvg }));
   }
   for (const view of data.records) {
     const curves = lossCurvesSpec(view);
@@ -80,10 +84,11 @@ export function recordTablesMarkdown(store: ResultsStore): string {
       out.push('No records yet.', '');
       continue;
     }
-    out.push('| # | Time to target | Description | Date | Recipes | Backend · hardware | Steps to target | Runs | p | Contributors |', '|---:|---:|---|---|---|---|---:|---:|---:|---|');
+    out.push('| # | Time to target | Description | Date | Recipes | Backend · hardware | Steps to target | Tokens to target | FLOPs to target | MFU | Runs | p | Contributors |', '|---:|---:|---|---|---|---|---:|---:|---:|---:|---:|---:|---|');
     for (const r of track.records) {
       const time = `${(r.record.timeToTargetMs / 1000).toFixed(1)} s${r.current ? ' (record)' : ''}`;
-      out.push(`| ${r.number} | ${time} | ${cell(r.record.description)} | ${r.date} | \`${cell(r.record.recipes)}\` | ${cell(`${r.backend} · ${r.record.hardwareClass}`)} | ${r.record.stepsToTarget.toFixed(0)} | ${r.record.runs} | ${r.record.pValue.toPrecision(2)} | ${cell(r.record.contributors.join(', '))} |`);
+      const mfu = r.mfu === null ? 'unknown' : `${(100 * r.mfu).toFixed(1)} %`;
+      out.push(`| ${r.number} | ${time} | ${cell(r.record.description)} | ${r.date} | \`${cell(r.record.recipes)}\` | ${cell(`${r.backend} · ${r.record.hardwareClass}`)} | ${r.record.stepsToTarget.toFixed(0)} | ${Math.round(r.record.tokensToTarget).toLocaleString('en-US')} | ${formatFlops(r.flopsToTarget)} | ${mfu} | ${r.record.runs} | ${r.record.pValue.toPrecision(2)} | ${cell(r.record.contributors.join(', '))} |`);
     }
     out.push('');
   }

@@ -278,10 +278,7 @@ export class ResultsStore {
              time_to_target_ms = @timeToTargetMs, wall_time_ms = @wallTimeMs, steps = @steps, tokens = @tokens,
              steps_to_target = @stepsToTarget, tokens_to_target = @tokensToTarget, final_val_loss = @finalValLoss,
              best_val_loss = @bestValLoss, tokens_per_sec = @tokensPerSec, peak_rss_mib = @peakRssMiB,
-             bundle_path = @bundlePath, bundle_checksum = @bundleChecksum, workers = @workers,
-             model_flops_per_step = @modelFlopsPerStep, executed_flops_per_step = @executedFlopsPerStep,
-             flops_to_target = @flopsToTarget, mfu = @mfu, peak_flops = @peakFlops, peak_method = @peakMethod,
-             price_per_hour = @pricePerHour, cost_to_target = @costToTarget
+             bundle_path = @bundlePath, bundle_checksum = @bundleChecksum, workers = @workers
            WHERE id = @runId`,
         )
         .run({
@@ -303,15 +300,28 @@ export class ResultsStore {
           bundlePath: bundle?.path ?? null,
           bundleChecksum: bundle?.checksum ?? null,
           workers: record.parallel?.workers ?? 1,
-          modelFlopsPerStep: record.compute?.modelFlopsPerStep ?? null,
-          executedFlopsPerStep: record.compute?.executedFlopsPerStep ?? null,
-          flopsToTarget: record.compute?.flopsToTarget ?? null,
-          mfu: record.compute?.mfu ?? null,
-          peakFlops: record.compute?.peak?.flopsPerSec ?? null,
-          peakMethod: record.compute?.peak?.method ?? null,
-          pricePerHour: record.compute?.pricePerHour ?? null,
-          costToTarget: record.compute?.costToTarget ?? null,
         });
+      // Compute columns exist from migration 5 (a store opened at an older version, as tests of migrations do, has none).
+      if (this.schemaVersion >= 5) {
+        this.db
+          .prepare(
+            `UPDATE runs SET model_flops_per_step = @modelFlopsPerStep, executed_flops_per_step = @executedFlopsPerStep,
+               flops_to_target = @flopsToTarget, mfu = @mfu, peak_flops = @peakFlops, peak_method = @peakMethod,
+               price_per_hour = @pricePerHour, cost_to_target = @costToTarget
+             WHERE id = @runId`,
+          )
+          .run({
+            runId: record.runId,
+            modelFlopsPerStep: record.compute?.modelFlopsPerStep ?? null,
+            executedFlopsPerStep: record.compute?.executedFlopsPerStep ?? null,
+            flopsToTarget: record.compute?.flopsToTarget ?? null,
+            mfu: record.compute?.mfu ?? null,
+            peakFlops: record.compute?.peak?.flopsPerSec ?? null,
+            peakMethod: record.compute?.peak?.method ?? null,
+            pricePerHour: record.compute?.pricePerHour ?? null,
+            costToTarget: record.compute?.costToTarget ?? null,
+          });
+      }
       for (const point of record.evals) this.addEval(record.runId, point);
     });
     write.immediate();
@@ -335,7 +345,8 @@ export class ResultsStore {
    * is not changed); they also fill in a row imported before, whose figures are still unknown.
    */
   importBundle(bundle: RunBundle, bundlePath: string, compute?: ComputeFigures): 'added' | 'unchanged' | 'replaced' {
-    const existing = this.db.prepare('SELECT status, bundle_checksum, model_flops_per_step FROM runs WHERE id = ?').get(bundle.run.runId) as
+    const flopsColumn = this.schemaVersion >= 5 ? 'model_flops_per_step' : '0 AS model_flops_per_step';
+    const existing = this.db.prepare(`SELECT status, bundle_checksum, ${flopsColumn} FROM runs WHERE id = ?`).get(bundle.run.runId) as
       | { status: string; bundle_checksum: string | null; model_flops_per_step: number | null }
       | undefined;
     if (existing?.bundle_checksum === bundle.checksum) {
