@@ -20,7 +20,7 @@ export async function calibrate(request: { backend: BackendRequest; threads?: nu
   const backend = await useBackend(request.backend, { threads: request.threads });
   const hardware = await describeHardware();
   const previous = store.peak(hardware.hardwareClass, backend.name);
-  const peak = publishedPeak(backend, hardware.gpus) ?? measurePeak(backend);
+  const peak = publishedPeak(backend, hardware.gpus) ?? (await measurePeak(backend));
   store.savePeak(hardware.hardwareClass, backend.name, peak);
   return { hardwareClass: hardware.hardwareClass, backend: backend.name, peak, ...(previous ? { previous: { flopsPerSec: previous.flopsPerSec, method: previous.method } } : {}) };
 }

@@ -37,8 +37,8 @@ export function publishedPeak(backend: Pick<BackendInfo, 'name'>, gpus: string[]
 /** The product size measured per backend: TF.js's pure-JavaScript cpu backend would take minutes at 1024³. */
 const sizeFor = (backend: string): number => (backend === 'cpu' ? 256 : 1024);
 
-/** FLOP/s of an n³ fp32 product on the active backend: the best of five after two warm-ups. */
-export function measurePeak(backend: Pick<BackendInfo, 'name'>): Peak {
+/** FLOP/s of an n³ fp32 product on the active backend: the best of five after two warm-ups (read back async: webgpu has no sync read). */
+export async function measurePeak(backend: Pick<BackendInfo, 'name'>): Promise<Peak> {
   const n = sizeFor(backend.name);
   const [a, b] = [tf.randomNormal([n, n]), tf.randomNormal([n, n])];
   let best = Infinity;
@@ -46,7 +46,7 @@ export function measurePeak(backend: Pick<BackendInfo, 'name'>): Peak {
     for (let i = 0; i < 7; i++) {
       const start = performance.now();
       const c = tf.matMul(a, b);
-      c.dataSync();
+      await c.data();
       if (i >= 2) best = Math.min(best, performance.now() - start);
       c.dispose();
     }

@@ -231,10 +231,10 @@ function readPriceTable(file: string): Record<string, number> {
  * calibrate, or the first run's measurement), a GPU's published peak, or measured now (outside the clock) and
  * stored for the next runs.
  */
-function peakFor(plan: RunPlan, hardware: HardwareFingerprint, store: ResultsStore | undefined): Peak {
+async function peakFor(plan: RunPlan, hardware: HardwareFingerprint, store: ResultsStore | undefined): Promise<Peak> {
   const stored = store?.peak(hardware.hardwareClass, plan.backend.name);
   if (stored) return { flopsPerSec: stored.flopsPerSec, method: stored.method };
-  const peak = publishedPeak(plan.backend, hardware.gpus) ?? measurePeak(plan.backend);
+  const peak = publishedPeak(plan.backend, hardware.gpus) ?? (await measurePeak(plan.backend));
   store?.savePeak(hardware.hardwareClass, plan.backend.name, peak);
   return peak;
 }
@@ -309,7 +309,7 @@ export async function trainRun(plan: RunPlan, request: Pick<RunRequest, 'outDir'
     const recipes = hooks.recipes ?? loaded.recipes;
     // Both outside the clock, before it starts.
     modelFlops = await modelFlopsPerStep(plan.config, recipes);
-    peak = peakFor(plan, hardware, store);
+    peak = await peakFor(plan, hardware, store);
     outcome = await train({
       config: plan.config,
       data: loaded.data,
