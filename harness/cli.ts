@@ -389,6 +389,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('image', { type: 'string', default: 'node:20-bookworm', describe: 'k8s: an image with speedrun installed in --workdir' })
           .option('workdir', { type: 'string', default: '/speedrun', describe: 'the project directory in the image / on the cluster' })
           .option('results', { type: 'string', default: '/results', describe: 'shared results directory (bundles land in <results>/bundles)' })
+          .option('kit', { type: 'string', describe: 'k8s/slurm: an unpacked `speedrun pack` kit on the cluster (absolute path): jobs run its launcher, no npm or network needed' })
           .option('parallelism', { coerce: numberFlag('parallelism'), default: 4 })
           .option('cpus', { coerce: numberFlag('cpus'), default: 2 }),
       async (args) => {
@@ -404,7 +405,7 @@ export async function main(argv: string[]): Promise<number> {
         // Catch a typo before a cluster runs hundreds of failing jobs (data is loaded by the jobs themselves).
         for (const recipe of spec.recipes) composeRecipes(resolveRecipes(recipe));
         for (const track of spec.tracks) resolveTrack(track);
-        const cluster = { name: args.name, image: args.image, workdir: args.workdir, results: args.results, parallelism: args.parallelism, cpus: args.cpus };
+        const cluster = { name: args.name, image: args.image, workdir: args.workdir, results: args.results, parallelism: args.parallelism, cpus: args.cpus, ...(args.kit !== undefined ? { kit: args.kit } : {}) };
         if (args.action === 'run') {
           if (args.index === undefined) throw new UserError('matrix run needs --index (the scheduler sets it from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID)');
           const job = jobAt(spec, args.index);
@@ -436,6 +437,22 @@ export async function main(argv: string[]): Promise<number> {
         await withStore(args.db, args.out, async (store) => {
           exitCode = await retimeCommand(args.record, { backend: args.backend as BackendRequest | undefined, quiet: args.quiet, outDir: args.out, fromBundle: args['from-bundle'] }, store);
         });
+      },
+    )
+    .command(
+      'pack',
+      'write a self-contained kit (node, speedrun, its modules and corpus) for machines without npm or internet',
+      (y) =>
+        y
+          .option('out', { alias: 'o', type: 'string', default: 'speedrun-kit.tar.xz', describe: 'the archive (.tar.xz), or a directory with --no-compress' })
+          .option('compress', { type: 'boolean', default: true, describe: 'xz-compressed tar (--no-compress: the kit as a directory)' }),
+      async (args) => {
+        const { pack } = await import('./pack.ts');
+        const result = pack({ out: args.out, compress: args.compress, log: (line) => process.stderr.write(`speedrun: ${line}\n`) });
+        const where = result.archive ?? result.directory;
+        const start = result.archive ? `tar xf ${path.basename(where)} && ./speedrun-kit/speedrun` : `${where}/speedrun`;
+        process.stdout.write(`wrote ${where} (${(result.bytes / 2 ** 20).toFixed(1)} MiB); on the target: ${start} --recipe baseline\n`);
+        exitCode = EXIT.success;
       },
     )
     .command(

@@ -72,12 +72,21 @@ export interface ClusterOptions {
   results: string;
   parallelism: number;
   cpus: number;
+  /**
+   * A speedrun kit (`speedrun pack`, unpacked on the cluster's shared filesystem): its launcher runs the jobs, so
+   * the nodes need no npm, no Node.js and no network. Absent: `npx speedrun` in workdir.
+   */
+  kit?: string;
 }
+
+/** The command that starts speedrun in a job: the kit's launcher, or npx in the project directory. */
+const launcher = (options: ClusterOptions): string[] => (options.kit ? [`${options.kit.replace(/\/+$/, '')}/speedrun`] : ['npx', 'speedrun']);
 
 /** Scheduler numbers must be what the scheduler accepts: a job array throttle of 0 or a CPU count of NaN is not. */
 function checkCluster(options: ClusterOptions): void {
   if (!Number.isInteger(options.parallelism) || options.parallelism < 1) throw new UserError(`matrix: --parallelism must be a positive integer, got ${options.parallelism}`);
   if (!Number.isFinite(options.cpus) || options.cpus <= 0) throw new UserError(`matrix: --cpus must be a positive number, got ${options.cpus}`);
+  if (options.kit !== undefined && !/^\/[\w@%+=:,./-]*$/.test(options.kit)) throw new UserError(`matrix: --kit must be an absolute path on the cluster (letters, digits and ._-/), got ${JSON.stringify(options.kit)}`);
 }
 
 export function kubernetesJob(spec: MatrixSpec, options: ClusterOptions): string {
@@ -102,7 +111,7 @@ export function kubernetesJob(spec: MatrixSpec, options: ClusterOptions): string
               image: options.image,
               workingDir: options.workdir,
               // Kubernetes expands $(JOB_COMPLETION_INDEX), which the Indexed Job sets in every pod.
-              command: ['npx', 'speedrun', ...matrixRunArgs(spec, '$(JOB_COMPLETION_INDEX)')],
+              command: [...launcher(options), ...matrixRunArgs(spec, '$(JOB_COMPLETION_INDEX)')],
               env: [{ name: 'SPEEDRUN_RESULTS', value: options.results }],
               resources: { requests: { cpu: String(options.cpus) }, limits: { cpu: String(options.cpus) } },
               volumeMounts: [{ name: 'results', mountPath: options.results }],
@@ -122,7 +131,7 @@ const shellQuote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${
 export function slurmScript(spec: MatrixSpec, options: ClusterOptions): string {
   checkCluster(options);
   const jobs = expandMatrix(spec);
-  const command = ['npx', 'speedrun', ...matrixRunArgs(spec, 'INDEX')].map((a) => (a === 'INDEX' ? '"$SLURM_ARRAY_TASK_ID"' : shellQuote(a)));
+  const command = [...launcher(options), ...matrixRunArgs(spec, 'INDEX')].map((a) => (a === 'INDEX' ? '"$SLURM_ARRAY_TASK_ID"' : shellQuote(a)));
   return [
     '#!/bin/bash',
     `#SBATCH --job-name=${options.name}`,

@@ -84,9 +84,10 @@ export function isPrunable(packageName: string, relative: string, main: string |
   if (/(^|\/)(test|tests|__tests__|docs?|examples?|\.github|benchmark)(\/|$)/.test(file)) return true;
   if (/\.(md|markdown)$/i.test(file) && !/^licen[cs]e/i.test(path.basename(file))) return true;
   if (packageName.startsWith('@tensorflow/')) {
-    // The Node bundle (`main`, e.g. dist/tf-core.node.js) is self-contained; wasm-out/ holds the wasm binaries.
+    // The Node bundle (`main`, e.g. dist/tf-core.node.js) is self-contained, and loads the wasm binaries beside it
+    // (dist/*.wasm; wasm-out/ holds the same builds for bundlers).
     const keep = main ? path.posix.normalize(main) : '';
-    if (file === keep || file === 'package.json' || file.startsWith('wasm-out/') || /^licen[cs]e/i.test(file)) return false;
+    if (file === keep || file === 'package.json' || /^dist\/[^/]+\.wasm$/.test(file) || /^licen[cs]e/i.test(file)) return false;
     return true;
   }
   if (packageName === 'webgpu') return file.startsWith('dist/') && !file.startsWith('dist/linux-x64/');

@@ -34,16 +34,25 @@ export function publishedPeak(backend: Pick<BackendInfo, 'name'>, gpus: string[]
   return undefined;
 }
 
-/** The product size measured per backend: TF.js's pure-JavaScript cpu backend would take minutes at 1024³. */
-const sizeFor = (backend: string): number => (backend === 'cpu' ? 256 : 1024);
+/**
+ * The product size measured per backend: 1024³ where products are fast (native's sgemm, a GPU); 512³ on wasm
+ * (XNNPACK's rate is flat from there, and 1024³ takes ~90 ms a product); 256³ on a software WebGPU adapter and
+ * 128³ on TF.js's pure-JavaScript cpu backend, whose MFU only says how far from any machine's they are.
+ */
+function sizeFor(backend: Pick<BackendInfo, 'name'> & { adapter?: { software: boolean } }): number {
+  if (backend.name === 'cpu') return 128;
+  if (backend.name === 'wasm') return 512;
+  if (backend.name === 'webgpu' && backend.adapter?.software) return 256;
+  return 1024;
+}
 
-/** FLOP/s of an n³ fp32 product on the active backend: the best of five after two warm-ups (read back async: webgpu has no sync read). */
-export async function measurePeak(backend: Pick<BackendInfo, 'name'>): Promise<Peak> {
-  const n = sizeFor(backend.name);
+/** FLOP/s of an n³ fp32 product on the active backend: the best of three after two warm-ups (read back async: webgpu has no sync read). */
+export async function measurePeak(backend: Pick<BackendInfo, 'name'> & { adapter?: { software: boolean } }): Promise<Peak> {
+  const n = sizeFor(backend);
   const [a, b] = [tf.randomNormal([n, n]), tf.randomNormal([n, n])];
   let best = Infinity;
   try {
-    for (let i = 0; i < 7; i++) {
+    for (let i = 0; i < 5; i++) {
       const start = performance.now();
       const c = tf.matMul(a, b);
       await c.data();

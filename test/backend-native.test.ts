@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { nativeBuilt } from '../harness/backends/nativeBlas.ts';
+import type { RunRecord } from '../harness/records.ts';
 import { fixtureTextFile, ROOT, runCli, tempDir } from './utils.ts';
 
 const required = process.env.SPEEDRUN_REQUIRE_NATIVE === '1';
@@ -76,22 +77,31 @@ test('native fused kernels agree with the TF.js ops they replace (fp32, 1e-5); b
   assert.ok(bf16.changeFromFp32 > 1e-4, 'bf16 products differ from fp32 ones (the rounding happened)');
 });
 
-/** A 10-step micro run (on native unless told): its train losses and its event log. */
-function microRun(recipe: string, file: string, backend = 'native'): { losses: number[]; events: string } {
+/** A 10-step micro run (on native unless told): its train losses, its event log, its record and its summary. */
+function microRun(recipe: string, file: string, backend = 'native', extra: string[] = []): { losses: number[]; events: string; record: RunRecord; summary: string } {
   const out = tempDir();
-  const result = runCli(['--recipe', recipe, '--track', `text:${file}`, '--preset', 'micro', '--backend', backend, '--steps', '10', '--out', out, '-q'], 120_000);
+  const result = runCli(['--recipe', recipe, '--track', `text:${file}`, '--preset', 'micro', '--backend', backend, '--steps', '10', '--out', out, '-q', ...extra], 120_000);
   assert.equal(result.status, 3, result.stderr);
   const [runDir] = fs.readdirSync(path.join(out, 'runs'));
   const lines = fs.readFileSync(path.join(out, 'runs', runDir!, 'events.jsonl'), 'utf8').split('\n').filter(Boolean);
-  return { losses: lines.filter((l) => l.includes('"train_loss"')).map((l) => JSON.parse(l).value as number), events: lines.join('\n') };
+  const record = JSON.parse(fs.readFileSync(path.join(out, 'runs', runDir!, 'run.json'), 'utf8')) as RunRecord;
+  return { losses: lines.filter((l) => l.includes('"train_loss"')).map((l) => JSON.parse(l).value as number), events: lines.join('\n'), record, summary: result.stderr };
 }
 
 test('fused-kernels on native trains like baseline, records what it fused, and leaks no tensors', (t) => {
   if (unavailable(t)) return;
   const file = fixtureTextFile();
-  const fused = microRun('fused-kernels', file);
+  const fused = microRun('fused-kernels', file, 'native', ['--price-per-hour', '2']);
   const baseline = microRun('baseline', file);
   assert.match(fused.events, /fused on native: attention block/);
+  // Compute accounting on a native run: MFU in (0, 1] against the measured sgemm peak; the price gives a cost line.
+  const compute = fused.record.compute!;
+  assert.ok(compute.mfu! > 0 && compute.mfu! <= 1, `MFU ${compute.mfu}`);
+  assert.match(compute.peak!.method, /measured fp32 product 1024³ on native/);
+  assert.equal(compute.modelFlopsPerStep, baseline.record.compute!.modelFlopsPerStep, 'fusion changes no model FLOPs');
+  assert.equal(compute.pricePerHour, 2);
+  assert.match(fused.summary, /cost\s+target not reached at \$2\/h/);
+  assert.match(fused.summary, /MFU\s+[\d.]+ % of [\d.]+ GFLOP\/s \(measured fp32 product 1024³ on native\)/);
   assert.equal(fused.losses.length, 10);
   // Summation order differs (fused reductions, a different clip-norm sum), so allow 1e-4 after 10 steps.
   fused.losses.forEach((l, i) => assert.ok(Math.abs(l - baseline.losses[i]!) / baseline.losses[i]! < 1e-4, `step ${i + 1}: fused ${l} vs baseline ${baseline.losses[i]}`));

@@ -76,7 +76,7 @@ test("executed FLOPs: muon's exceed baseline's by exactly its Newton-Schulz prod
   assert.equal(muon.compute.executedFlopsPerStep! - baseline.compute.executedFlopsPerStep!, L * perLayer);
   assert.equal(muon.compute.modelFlopsPerStep, baseline.compute.modelFlopsPerStep, 'the optimizer adds no model FLOPs');
   assert.ok(baseline.compute.mfu! > 0 && baseline.compute.mfu! <= 1, `MFU ${baseline.compute.mfu}`);
-  assert.match(baseline.compute.peak!.method, /measured fp32 product 256³ on cpu/);
+  assert.match(baseline.compute.peak!.method, /measured fp32 product 128³ on cpu/);
 
   const priced = computeFigures({ modelFlopsPerStep: 1e9, executedFlopsPerStep: null, steps: 100, trainTimeMs: 10_000, stepsToTarget: 50, timeToTargetMs: 7_200_000, peak: { flopsPerSec: 1e11, method: 'test' }, pricePerHour: 3 });
   assert.equal(priced.costToTarget, 6); // 2 h at $3/h
@@ -131,7 +131,7 @@ test('a version-4 database gains the compute columns; bundles from before import
   assert.equal(imported.mfu, null, 'no peak stored for its class yet');
 
   const calibration = await calibrate({ backend: 'cpu' }, store);
-  assert.match(calibration.peak.method, /measured fp32 product 256³ on cpu/);
+  assert.match(calibration.peak.method, /measured fp32 product 128³ on cpu/);
   assert.deepEqual(store.peak(calibration.hardwareClass, 'cpu')?.flopsPerSec, calibration.peak.flopsPerSec);
   const next = await executeRun(await microPlan({ steps: 1 }), { outDir: tempDir() }, { store });
   assert.deepEqual(next.compute!.peak, calibration.peak, 'a run uses the stored peak of its class and backend');
