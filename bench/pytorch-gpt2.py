@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 PRESETS = {  # speedrun's MODEL_PRESETS (harness/config.ts): layers, heads, width, context, batch
-    "micro": (2, 2, 32, 32, 4),
+    "micro": (2, 2, 32, 32, 8),
     "nano": (4, 4, 128, 64, 12),
     "gpt2-small": (12, 12, 768, 1024, 8),
 }
@@ -71,7 +71,7 @@ class GPT(nn.Module):
         for block in self.blocks:
             x = block(x)
         logits = self.head(self.ln_f(x))
-        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
 
 
 def model_flops_per_step(vocab, layers, width, context, batch):

@@ -9,7 +9,8 @@
 #   bench/gpu/run.sh speedrun-kit.tar.xz micro 5 cpu
 # On the GPU machine (the kit and .gl/ carried; see the README's "GPU" section):
 #   bench/gpu/run.sh speedrun-kit.tar.xz gpt2-small 20 cuda
-# Prints one line per measurement; writes them to $OUT/gpu.txt when $OUT is set.
+# Prints one line per measurement; writes them to $OUT/gpu.txt when $OUT is set. PYTHON picks the interpreter
+# that has PyTorch (default python3).
 set -eu
 kit=${1:?usage: bench/gpu/run.sh KIT.tar.xz [preset=gpt2-small] [steps=20] [device=cuda]}
 preset=${2:-gpt2-small}
@@ -52,4 +53,4 @@ for recipe in baseline fused-kernels; do
 done
 
 say "== PyTorch, the same model ($device)"
-python3 "$here/bench/pytorch-gpt2.py" --device "$device" --preset "$preset" --steps "$steps" --peak "$peak" --compile 2>&1 | tee -a "$report"
+"${PYTHON:-python3}" "$here/bench/pytorch-gpt2.py" --device "$device" --preset "$preset" --steps "$steps" --peak "$peak" --compile 2>&1 | tee -a "$report"
