@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendRequest } from '../harness/backends/index.ts';
 import { BatchSampler } from '../harness/data/tokens.ts';
-import { kernelFlops } from '../harness/kernelFlops.ts';
+import { productFlopsOf } from '../harness/compute.ts';
 import { defaultParts, GPT } from '../harness/model.ts';
 import { engineFor } from '../harness/ops.ts';
 import { trainStep } from '../harness/replica.ts';
@@ -38,7 +38,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   });
   // "unnamed scope" entries are custom ops wrapping kernels that are listed on their own.
   const kernels = profile.kernels.filter((k) => k.name !== 'unnamed scope');
-  const flops = kernels.reduce((sum, k) => sum + kernelFlops(k.name, k.inputShapes as number[][], k.outputShapes as number[][]), 0);
+  const flops = productFlopsOf(kernels);
   process.stdout.write(`${JSON.stringify({ recipe, kernelCalls: kernels.length, matmulFlops: flops })}\n`);
   process.exit(0);
 }

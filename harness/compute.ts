@@ -24,12 +24,16 @@ import type { ComputeFigures } from './records.ts';
 
 export type { ComputeFigures } from './records.ts';
 
+/** The matrix-product FLOPs of profiled kernel calls (tf.profile's `kernels`). */
+export const productFlopsOf = (kernels: readonly { name: string; inputShapes: unknown[]; outputShapes: unknown[] }[]): number =>
+  kernels.reduce((sum, k) => sum + kernelFlops(k.name, k.inputShapes as number[][], k.outputShapes as number[][]), 0);
+
 /** The matrix-product FLOPs of the kernels a function runs (it is run under tf.profile). */
 export async function countProductFlops(fn: () => Promise<unknown> | unknown): Promise<number> {
   const profile = await tf.profile(async () => {
     await fn();
   });
-  return profile.kernels.reduce((sum, k) => sum + kernelFlops(k.name, k.inputShapes as number[][], k.outputShapes as number[][]), 0);
+  return productFlopsOf(profile.kernels);
 }
 
 /** Model FLOPs a step of a recorded run: its config, its recipe labels composed again. */

@@ -1,10 +1,10 @@
 /**
  * Before a run starts: how long would one step take on this backend? The model's matrix-product FLOPs per
- * step (forward 2·m·n·k per product, backward twice that) over a rate measured here on one large product. It is
+ * step (forward 2·m·n·k per product, backward twice that) over the rate of one large product measured here
+ * (harness/peaks.ts, the MFU's peak). It is
  * a lower bound (elementwise work and overhead come on top), enough to refuse a run whose first evaluation
  * would be hours away (gpt2-small on a CPU) before it takes the machine.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import type { RunConfig } from './config.ts';
 
 /** 3 x the forward pass's matrix products: attention projections, attention itself, MLP and the head. */
@@ -13,27 +13,6 @@ export function estimatedFlopsPerStep(config: RunConfig): number {
   const tokens = config.train.batchSize * config.train.gradAccumSteps * T;
   const perTokenForward = L * (2 * 4 * d * d + 2 * 8 * d * d + 2 * 2 * T * d) + 2 * d * V;
   return 3 * perTokenForward * tokens;
-}
-
-/** FLOP/s of one n x n x n product on the active backend (median of three after a warm-up). */
-export function measuredMatmulRate(n = 384): number {
-  const a = tf.randomNormal([n, n]);
-  const b = tf.randomNormal([n, n]);
-  const times: number[] = [];
-  try {
-    for (let i = 0; i < 4; i++) {
-      const start = performance.now();
-      const c = tf.matMul(a, b);
-      c.dataSync();
-      times.push(performance.now() - start);
-      c.dispose();
-    }
-  } finally {
-    a.dispose();
-    b.dispose();
-  }
-  const median = times.slice(1).sort((x, y) => x - y)[1]!;
-  return (2 * n ** 3) / (median / 1000);
 }
 
 /** Below this many FLOPs before the first evaluation no estimate is made (the nano tracks are far below it). */

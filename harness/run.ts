@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { computeFigures, modelFlopsPerStep } from './compute.ts';
 import { asUserError, UserError } from './errors.ts';
 import { EventLog } from './events.ts';
-import { ESTIMATE_ABOVE_FLOPS, estimatedFlopsPerStep, MAX_FIRST_EVAL_MS, measuredMatmulRate } from './estimate.ts';
+import { ESTIMATE_ABOVE_FLOPS, estimatedFlopsPerStep, MAX_FIRST_EVAL_MS } from './estimate.ts';
 import { describeHardware, type HardwareFingerprint } from './hardware.ts';
 import { measurePeak, publishedPeak, type Peak } from './peaks.ts';
 import type { ResultsStore } from './store/database.ts';
@@ -170,7 +170,7 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
   const notes = recipes.notes(backend);
   const flopsPerStep = estimatedFlopsPerStep(config);
   if (flopsPerStep * config.train.evalInterval > ESTIMATE_ABOVE_FLOPS) {
-    const stepMs = (flopsPerStep / measuredMatmulRate()) * 1000;
+    const stepMs = (flopsPerStep / (await measurePeak(backend)).flopsPerSec) * 1000;
     const firstEvalMs = stepMs * config.train.evalInterval;
     const hours = (firstEvalMs / 3_600_000).toFixed(1);
     if (firstEvalMs > MAX_FIRST_EVAL_MS && !request.force) {
@@ -211,6 +211,7 @@ const priceTableShape = z.record(z.string().min(1), z.number().nonnegative());
 function readPriceTable(file: string): Record<string, number> {
   let text: string;
   try {
+    if (fs.statSync(file).size > 1 << 20) throw new UserError(`price table ${file}: over 1 MiB; expected { "<hardware class>": dollars per hour }`);
     text = fs.readFileSync(file, 'utf8');
   } catch (error) {
     throw asUserError(error);
@@ -223,7 +224,7 @@ function readPriceTable(file: string): Record<string, number> {
   }
   const table = priceTableShape.safeParse(parsed);
   if (!table.success) throw new UserError(`price table ${file}: expected { "<hardware class>": dollars per hour }, ${table.error.issues[0]!.path.join('.') || 'the file'}: ${table.error.issues[0]!.message}`);
-  return table.data;
+  return Object.fromEntries(Object.entries(table.data)); // own properties only, whatever the keys
 }
 
 /**
@@ -353,7 +354,7 @@ export async function trainRun(plan: RunPlan, request: Pick<RunRequest, 'outDir'
       stepsToTarget: outcome.stepsToTarget,
       timeToTargetMs: outcome.timeToTargetMs,
       peak,
-      pricePerHour: plan.price.perHour ?? plan.price.table?.[hardware.hardwareClass],
+      pricePerHour: plan.price.perHour ?? (plan.price.table && Object.hasOwn(plan.price.table, hardware.hardwareClass) ? plan.price.table[hardware.hardwareClass] : undefined),
     }),
   };
   return { record: { ...facts, ...outcome }, files };

@@ -11,6 +11,7 @@ import { composeRecipes } from '../harness/recipe.ts';
 import { resolveRecipes } from '../recipes/index.ts';
 import { executeRun } from '../harness/run.ts';
 import { microPlan, tempDir } from './utils.ts';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RunRecord } from '../harness/records.ts';
 import { createBundle, readBundle, writeBundle } from '../harness/store/bundle.ts';
@@ -166,4 +167,23 @@ test('the leaderboard shows FLOPs to target and MFU, and a compute view with the
   const mfu = (100 * (baseline.compute!.mfu! + muon.compute!.mfu!)) / 2;
   assert.match(md, new RegExp(`\\| unknown \\| ${mfu.toFixed(1)} % \\|`));
   store.close();
+});
+
+test('a price table is validated once: truncated, oversized or wrong-typed files are one-line errors; a class in it prices the run', async () => {
+  const dir = tempDir();
+  const write = (name: string, text: string) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, text);
+    return file;
+  };
+  await assert.rejects(microPlan({ prices: write('truncated.json', '{"AMD EPYC": 1.') }), /price table .*truncated.json: not JSON/);
+  await assert.rejects(microPlan({ prices: write('negative.json', '{"AMD EPYC": -1}') }), /price table .*expected \{ "<hardware class>": dollars per hour \}/);
+  await assert.rejects(microPlan({ prices: write('big.json', `{"a": "${'x'.repeat(1 << 20)}"}`) }), /over 1 MiB/);
+  await assert.rejects(microPlan({ prices: path.join(dir, 'missing.json') }), /missing\.json/);
+  await assert.rejects(microPlan({ pricePerHour: -3 }), /--price-per-hour must be a non-negative number of dollars/);
+  const [baseline] = await runs();
+  const table = write('prices.json', `{"__proto__": 7, ${JSON.stringify(baseline.hardware.hardwareClass)}: 1.25}`);
+  const priced = await executeRun(await microPlan({ steps: 1, prices: table }), { outDir: tempDir() });
+  assert.equal(priced.compute!.pricePerHour, 1.25);
+  assert.equal(priced.compute!.costToTarget, null, 'not reached: no cost');
 });
