@@ -5,7 +5,7 @@
  */
 import { useBackend, type BackendRequest } from './backends/index.ts';
 import { describeHardware } from './hardware.ts';
-import { measurePeak, publishedPeak, type Peak } from './peaks.ts';
+import { obtainPeak, type Peak } from './peaks.ts';
 import type { ResultsStore } from './store/database.ts';
 
 export interface Calibration {
@@ -20,7 +20,7 @@ export async function calibrate(request: { backend: BackendRequest; threads?: nu
   const backend = await useBackend(request.backend, { threads: request.threads });
   const hardware = await describeHardware();
   const previous = store.peak(hardware.hardwareClass, backend.name);
-  const peak = publishedPeak(backend, hardware.gpus) ?? (await measurePeak(backend));
+  const peak = await obtainPeak(backend, hardware.gpus);
   store.savePeak(hardware.hardwareClass, backend.name, peak);
   return { hardwareClass: hardware.hardwareClass, backend: backend.name, peak, ...(previous ? { previous: { flopsPerSec: previous.flopsPerSec, method: previous.method } } : {}) };
 }

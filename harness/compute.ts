@@ -20,9 +20,8 @@ import { defaultParts, GPT } from './model.ts';
 import { engineFor } from './ops.ts';
 import { composeRecipes, type ComposedRecipes } from './recipe.ts';
 import { resolveRecipes } from '../recipes/index.ts';
-import type { ComputeFigures } from './records.ts';
-
 export type { ComputeFigures } from './records.ts';
+export { computeFigures } from './computeFigures.ts';
 
 /** The matrix-product FLOPs of profiled kernel calls (tf.profile's `kernels`). */
 export const productFlopsOf = (kernels: readonly { name: string; inputShapes: unknown[]; outputShapes: unknown[] }[]): number =>
@@ -70,28 +69,4 @@ export async function modelFlopsPerStep(config: RunConfig, recipes: ComposedReci
   } finally {
     model.dispose();
   }
-}
-
-export function computeFigures(input: {
-  modelFlopsPerStep: number;
-  executedFlopsPerStep: number | null;
-  steps: number;
-  trainTimeMs: number;
-  stepsToTarget: number | null;
-  timeToTargetMs: number | null;
-  peak: { flopsPerSec: number; method: string } | null;
-  pricePerHour?: number;
-}): ComputeFigures {
-  const { modelFlopsPerStep: perStep, steps, trainTimeMs, peak } = input;
-  const mfu = peak && trainTimeMs > 0 && steps > 0 ? (perStep * steps) / (trainTimeMs / 1000) / peak.flopsPerSec : null;
-  return {
-    modelFlopsPerStep: perStep,
-    executedFlopsPerStep: input.executedFlopsPerStep,
-    flopsToTarget: input.stepsToTarget === null ? null : perStep * input.stepsToTarget,
-    mfu,
-    peak,
-    ...(input.pricePerHour !== undefined
-      ? { pricePerHour: input.pricePerHour, costToTarget: input.timeToTargetMs === null ? null : (input.timeToTargetMs / 3_600_000) * input.pricePerHour }
-      : {}),
-  };
 }

@@ -65,3 +65,8 @@ export async function measurePeak(backend: Pick<BackendInfo, 'name'> & { adapter
   }
   return { flopsPerSec: (2 * n ** 3) / (best / 1000), method: `measured fp32 product ${n}³ on ${backend.name}` };
 }
+
+/** A GPU's published peak where it is known, else one measured now. */
+export async function obtainPeak(backend: Pick<BackendInfo, 'name'> & { adapter?: { software: boolean } }, gpus: string[]): Promise<Peak> {
+  return publishedPeak(backend, gpus) ?? (await measurePeak(backend));
+}

@@ -17,7 +17,7 @@ import { asUserError, UserError } from './errors.ts';
 import { EventLog } from './events.ts';
 import { ESTIMATE_ABOVE_FLOPS, estimatedFlopsPerStep, MAX_FIRST_EVAL_MS } from './estimate.ts';
 import { describeHardware, type HardwareFingerprint } from './hardware.ts';
-import { measurePeak, publishedPeak, type Peak } from './peaks.ts';
+import { measurePeak, obtainPeak, type Peak } from './peaks.ts';
 import type { ResultsStore } from './store/database.ts';
 import { composeRecipes, type ComposedRecipes } from './recipe.ts';
 import { LocalReplica, type ReplicaFactory } from './replica.ts';
@@ -235,7 +235,7 @@ function readPriceTable(file: string): Record<string, number> {
 async function peakFor(plan: RunPlan, hardware: HardwareFingerprint, store: ResultsStore | undefined): Promise<Peak> {
   const stored = store?.peak(hardware.hardwareClass, plan.backend.name);
   if (stored) return { flopsPerSec: stored.flopsPerSec, method: stored.method };
-  const peak = publishedPeak(plan.backend, hardware.gpus) ?? (await measurePeak(plan.backend));
+  const peak = await obtainPeak(plan.backend, hardware.gpus);
   store?.savePeak(hardware.hardwareClass, plan.backend.name, peak);
   return peak;
 }

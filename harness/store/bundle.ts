@@ -8,6 +8,7 @@
  * recomputes the checksum. (A forger who rewrites the whole log consistently is not caught offline: that takes a
  * re-run, which is why records are re-timed on the same hardware.)
  */
+import { computeFigures } from '../computeFigures.ts';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -161,16 +162,13 @@ export function verifyBundle(bundle: RunBundle): Verification {
 function computeProblems(run: RunBundle['run']): string[] {
   const c = run.compute;
   if (!c) return [];
-  const close = (a: number | null | undefined, b: number | null) => (a === null || a === undefined || b === null ? a === b || (a === undefined && b === null) : Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b)));
+  const expected = computeFigures({ ...c, steps: run.steps, trainTimeMs: run.trainTimeMs, stepsToTarget: run.stepsToTarget, timeToTargetMs: run.timeToTargetMs });
+  const close = (a: number | null | undefined, b: number | null | undefined) =>
+    a === null || a === undefined || b === null || b === undefined ? (a ?? null) === (b ?? null) : Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
   const problems: string[] = [];
-  const flopsToTarget = run.stepsToTarget === null ? null : c.modelFlopsPerStep * run.stepsToTarget;
-  if (!close(c.flopsToTarget, flopsToTarget)) problems.push(`compute: FLOPs to target ${c.flopsToTarget} is not model FLOPs a step × steps to target (${flopsToTarget})`);
-  const mfu = c.peak && run.trainTimeMs > 0 && run.steps > 0 ? (c.modelFlopsPerStep * run.steps) / (run.trainTimeMs / 1000) / c.peak.flopsPerSec : null;
-  if (!close(c.mfu, mfu)) problems.push(`compute: MFU ${c.mfu} does not follow from the model FLOPs, steps, train time and peak (${mfu})`);
-  if (c.pricePerHour !== undefined) {
-    const cost = run.timeToTargetMs === null ? null : (run.timeToTargetMs / 3_600_000) * c.pricePerHour;
-    if (!close(c.costToTarget, cost)) problems.push(`compute: cost to target ${c.costToTarget} is not time to target × price (${cost})`);
-  }
+  if (!close(c.flopsToTarget, expected.flopsToTarget)) problems.push(`compute: FLOPs to target ${c.flopsToTarget} is not model FLOPs a step × steps to target (${expected.flopsToTarget})`);
+  if (!close(c.mfu, expected.mfu)) problems.push(`compute: MFU ${c.mfu} does not follow from the model FLOPs, steps, train time and peak (${expected.mfu})`);
+  if (!close(c.costToTarget, expected.costToTarget)) problems.push(`compute: cost to target ${c.costToTarget} is not time to target × price (${expected.costToTarget})`);
   return problems;
 }
 
