@@ -22,20 +22,23 @@ function unavailable(t: { skip(why: string): void }): boolean {
   return true;
 }
 
+/** Runs test/fixtures/<name>.ts in its own process (a backend is per process) and parses its last line as JSON. */
+function fixture<T>(name: string, ...args: string[]): T {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', `${name}.ts`), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(child.status, 0, child.stderr);
+  return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as T;
+}
+
 test('native matrix products (transposes, batches, broadcasting) agree with a reference', (t) => {
   if (unavailable(t)) return;
-  const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', 'native-kernels.ts')], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-  assert.equal(child.status, 0, child.stderr);
-  const diffs = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+  const diffs = fixture<Record<string, number>>('native-kernels');
   assert.equal(Object.keys(diffs).length, 7);
   for (const [name, diff] of Object.entries(diffs)) assert.ok(diff < 1e-5, `${name}: ${diff}`);
 });
 
 test('native broadcasting binary ops, axis sums and unary ops agree with TF.js cpu on random shapes (fast-check, 342 cases)', (t) => {
   if (unavailable(t)) return;
-  const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', 'native-elementwise.ts')], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-  assert.equal(child.status, 0, child.stderr);
-  const { cases, worst, failures, calls } = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { cases: number; worst: number; failures: string[]; calls: { native: number; wasm: number } };
+  const { cases, worst, failures, calls } = fixture<{ cases: number; worst: number; failures: string[]; calls: { native: number; wasm: number } }>('native-elementwise');
   assert.equal(cases, 342);
   assert.deepEqual(failures, []);
   assert.ok(worst < 1e-6, `worst relative difference ${worst}`);
@@ -57,18 +60,14 @@ test('native training follows wasm from the same seed, without leaking tensors',
   const wasm = losses('wasm');
   assert.equal(native.length, 10);
   native.forEach((l, i) => assert.ok(Math.abs(l - wasm[i]!) / wasm[i]! < 1e-5, `step ${i + 1}: native ${l} vs wasm ${wasm[i]}`));
-  const leaks = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', 'native-leaks.ts'), file], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-  assert.equal(leaks.status, 0, leaks.stderr);
-  const { at10, at100 } = JSON.parse(leaks.stdout.trim().split('\n').at(-1)!) as { at10: number; at100: number };
+  const { at10, at100 } = fixture<{ at10: number; at100: number }>('native-leaks', file);
   assert.ok(at10 > 0);
   assert.equal(at100, at10, 'live tensors after step 100 equal those after step 10');
 });
 
 test('native fused kernels agree with the TF.js ops they replace (fp32, 1e-5); bf16 products stay within their bound', (t) => {
   if (unavailable(t)) return;
-  const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', 'native-fused.ts')], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-  assert.equal(child.status, 0, child.stderr);
-  const { diffs, bf16 } = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { diffs: Record<string, number>; bf16: { errorOverBound: number; changeFromFp32: number } };
+  const { diffs, bf16 } = fixture<{ diffs: Record<string, number>; bf16: { errorOverBound: number; changeFromFp32: number } }>('native-fused');
   // layerNorm 3, addLayerNorm 4 (value, both addends, gain), geluMlp 4, attention 4, crossEntropy 2 (value, logits gradient), 5 clip norms, 2 AdamW tensors,
   // bf16 product vs the same product of operands rounded in JavaScript
   assert.equal(Object.keys(diffs).length, 25);
@@ -105,17 +104,13 @@ test('fused-kernels on native trains like baseline, records what it fused, and l
   assert.equal(fused.losses.length, 10);
   // Summation order differs (fused reductions, a different clip-norm sum), so allow 1e-4 after 10 steps.
   fused.losses.forEach((l, i) => assert.ok(Math.abs(l - baseline.losses[i]!) / baseline.losses[i]! < 1e-4, `step ${i + 1}: fused ${l} vs baseline ${baseline.losses[i]}`));
-  const leaks = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', 'native-leaks.ts'), file, 'fused-kernels'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-  assert.equal(leaks.status, 0, leaks.stderr);
-  const { at10, at100 } = JSON.parse(leaks.stdout.trim().split('\n').at(-1)!) as { at10: number; at100: number };
+  const { at10, at100 } = fixture<{ at10: number; at100: number }>('native-leaks', file, 'fused-kernels');
   assert.equal(at100, at10, 'live tensors after step 100 equal those after step 10');
 });
 
 test("the recipes' fused kernels (nGPT, rotary, qk-norm, Muon) agree with their TF.js ops, forward and gradients, edge shapes included (1e-5)", (t) => {
   if (unavailable(t)) return;
-  const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', 'native-recipe-kernels.ts')], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-  assert.equal(child.status, 0, child.stderr);
-  const diffs = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+  const diffs = fixture<Record<string, number>>('native-recipe-kernels');
   // residual 3 shapes x 4, swiglu 3 x 3, rotary 3 x 2, rmsNorm 3 x 2, queryKey 3 x 3, normalization of 5 parameters, Muon 4 x 2
   assert.equal(Object.keys(diffs).length, 55);
   for (const [name, diff] of Object.entries(diffs)) assert.ok(diff < 1e-5, `${name}: ${diff}`);
