@@ -36,9 +36,9 @@ interface PackageJson {
   optionalDependencies?: Record<string, string>;
 }
 
-/** The production dependency closure of the project: package name -> its directory (optional ones if installed). */
-export function productionPackages(root = PROJECT_ROOT): Map<string, string> {
-  const found = new Map<string, string>();
+/** The production dependency closure of the project: the packages' directories (optional ones if installed). */
+export function productionPackages(root = PROJECT_ROOT): Set<string> {
+  const found = new Set<string>();
   const visit = (fromDir: string, name: string, optional: boolean) => {
     if (NOT_AT_RUNTIME.has(name) || name.startsWith('@esbuild/')) return;
     let manifest: string;
@@ -54,8 +54,8 @@ export function productionPackages(root = PROJECT_ROOT): Map<string, string> {
       manifest = path.join(dir, 'package.json');
     }
     const dir = path.dirname(manifest);
-    if ([...found.values()].includes(dir)) return;
-    found.set(`${name}@${dir}`, dir);
+    if (found.has(dir)) return;
+    found.add(dir);
     const pkg = JSON.parse(fs.readFileSync(manifest, 'utf8')) as PackageJson;
     for (const dep of Object.keys(pkg.dependencies ?? {})) visit(dir, dep, false);
     for (const dep of Object.keys(pkg.optionalDependencies ?? {})) visit(dir, dep, true);
@@ -93,7 +93,6 @@ export function isPrunable(packageName: string, relative: string, main: string |
   if (packageName === 'webgpu') return file.startsWith('dist/') && !file.startsWith('dist/linux-x64/');
   if (packageName === 'better-sqlite3') return file.startsWith('deps/') || file.startsWith('src/') || (file.startsWith('build/') && !file.endsWith('.node'));
   if (packageName === 'gpt-tokenizer') return file.startsWith('src/') || file.startsWith('cjs/');
-  if (packageName === 'core-js') return false;
   return false;
 }
 
@@ -188,7 +187,7 @@ export function pack(options: { out: string; compress: boolean; log?: (line: str
       }
     }
     const packages = productionPackages();
-    for (const dir of packages.values()) {
+    for (const dir of packages) {
       const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as PackageJson;
       const target = path.join(app, path.relative(PROJECT_ROOT, dir));
       copyTree(dir, target, (relative) => isPrunable(pkg.name, relative, pkg.main));

@@ -4,7 +4,7 @@
  * (arXiv 2302.05442); modded-nanogpt's "ReLU² + QK-norm + zero-init projections" record (1.47x).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { hasRmsNormKernel, RMS_NORM, runFused } from '../harness/backends/nativeKernels.ts';
+import { hasKernel, nativeHas, RMS_NORM, runFused } from '../harness/backends/nativeKernels.ts';
 import { customOp } from '../harness/ops.ts';
 import type { Recipe } from '../harness/recipe.ts';
 
@@ -22,14 +22,14 @@ export function fusedRmsNorm<T extends tf.Tensor>(x: T, eps = 1e-6): T {
   return op(x) as T;
 }
 
-export const rmsNorm = <T extends tf.Tensor>(x: T, eps = 1e-6): T => (hasRmsNormKernel() ? fusedRmsNorm : referenceRmsNorm)(x, eps);
+export const rmsNorm = <T extends tf.Tensor>(x: T, eps = 1e-6): T => (hasKernel(RMS_NORM.forward) ? fusedRmsNorm : referenceRmsNorm)(x, eps);
 
 export function qkNormRecipe(): Recipe {
   return {
     name: 'qk-norm',
     description: 'RMS-normalize query and key head vectors before attention',
     source: 'Dehghani et al. (arXiv 2302.05442); modded-nanogpt record of 2024-10 (ReLU² + QK-norm + zero-init)',
-    notes: (backend) => (backend.name === 'native' && hasRmsNormKernel(backend.tfjsBackend) ? ['fused on native: the RMS norm, one kernel each way'] : []),
+    notes: (backend) => (nativeHas(backend, RMS_NORM.forward) ? ['fused on native: the RMS norm, one kernel each way'] : []),
     replaces: ['queryKey'],
     model: (parts) => ({
       ...parts,

@@ -5,7 +5,7 @@
  * modded-nanogpt's second record on ("tuned LR + rotary", 1.43x).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { hasRotaryKernel, ROTARY, runFused } from '../harness/backends/nativeKernels.ts';
+import { hasKernel, nativeHas, ROTARY, runFused } from '../harness/backends/nativeKernels.ts';
 import type { ModelContext } from '../harness/model.ts';
 import { customOp } from '../harness/ops.ts';
 import type { Recipe } from '../harness/recipe.ts';
@@ -41,7 +41,7 @@ export function fusedRotary(x: tf.Tensor4D, cos: tf.Tensor3D, sin: tf.Tensor3D):
   return op(x) as tf.Tensor4D;
 }
 
-export const applyRotary = (x: tf.Tensor4D, cos: tf.Tensor3D, sin: tf.Tensor3D): tf.Tensor4D => (hasRotaryKernel() ? fusedRotary : referenceRotary)(x, cos, sin);
+export const applyRotary = (x: tf.Tensor4D, cos: tf.Tensor3D, sin: tf.Tensor3D): tf.Tensor4D => (hasKernel(ROTARY) ? fusedRotary : referenceRotary)(x, cos, sin);
 
 /**
  * The cos/sin tables for the context's sequence length and head size, made once per run (per recipe instance)
@@ -74,7 +74,7 @@ export function rotaryRecipe(): Recipe {
     description: 'rotary position embeddings on queries and keys instead of learned absolute positions',
     source: 'Su et al., RoFormer (arXiv 2104.09864); modded-nanogpt record 2',
     notes: (backend) =>
-      backend.name === 'native' && hasRotaryKernel(backend.tfjsBackend) ? ['fused on native: the rotation, one kernel each way'] : [],
+      nativeHas(backend, ROTARY) ? ['fused on native: the rotation, one kernel each way'] : [],
     replaces: ['params', 'embed', 'queryKey'],
     model: (parts) => ({
       ...parts,

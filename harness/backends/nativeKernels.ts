@@ -69,11 +69,7 @@ export interface HeadKernelAddon {
 export const ROTARY = 'SpeedrunRotary';
 export const RMS_NORM = { forward: 'SpeedrunRmsNorm', backward: 'SpeedrunRmsNormGrad' } as const;
 
-export const hasRotaryKernel = (tfjsBackend: string = tf.getBackend()): boolean => tf.getKernel(ROTARY, tfjsBackend) !== undefined;
-export const hasRmsNormKernel = (tfjsBackend: string = tf.getBackend()): boolean => tf.getKernel(RMS_NORM.forward, tfjsBackend) !== undefined;
 
-/** True where Muon's fused update is registered. */
-export const hasMuonKernel = (tfjsBackend: string = tf.getBackend()): boolean => tf.getKernel(MUON_UPDATE, tfjsBackend) !== undefined;
 
 /** The TF.js kernel names of nGPT's fused kernels. */
 export const NGPT_FUSED = {
@@ -98,11 +94,17 @@ export function runFused(kernel: string, inputs: tf.NamedTensorMap, attrs: tf.Na
   return Array.isArray(out) ? out : [out];
 }
 
-/** True where the fused kernels are registered for this TF.js backend (native, i.e. wasm + the addon). */
-export const hasFusedKernels = (tfjsBackend: string = tf.getBackend()): boolean => tf.getKernel(FUSED.layerNorm, tfjsBackend) !== undefined;
+/**
+ * True where a kernel is registered for this TF.js backend (native's live on wasm; an addon built before a kernel
+ * existed registers none of its group).
+ */
+export const hasKernel = (kernelName: string, tfjsBackend: string = tf.getBackend()): boolean => tf.getKernel(kernelName, tfjsBackend) !== undefined;
 
-/** True where nGPT's fused kernels are registered (an addon built before native/ngpt.c existed has none). */
-export const hasNgptKernels = (tfjsBackend: string = tf.getBackend()): boolean => tf.getKernel(NGPT_FUSED.residual, tfjsBackend) !== undefined;
+/** The run's backend is native and has this kernel: when a recipe's note says what ran fused. */
+export const nativeHas = (backend: { name: string; tfjsBackend: string }, kernelName: string): boolean => backend.name === 'native' && hasKernel(kernelName, backend.tfjsBackend);
+
+/** True where the core's fused kernels are registered for this TF.js backend (native, i.e. wasm + the addon). */
+export const hasFusedKernels = (tfjsBackend: string = tf.getBackend()): boolean => hasKernel(FUSED.layerNorm, tfjsBackend);
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: object };
 

@@ -17,7 +17,7 @@
  * AdamW. "add & norm" is used only when the residual, the norm and their composition are all the core's.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { hasFusedKernels } from '../../harness/backends/nativeKernels.ts';
+import { FUSED, hasFusedKernels, nativeHas } from '../../harness/backends/nativeKernels.ts';
 import { hasFusedAttention, fusedCausalSoftmax, registerWebgpuKernels } from '../../harness/backends/webgpuKernels.ts';
 import { fusedAddLayerNorm, fusedAdamW, fusedAttention, fusedCrossEntropy, fusedLayerNorm, makeFusedGeluMlp } from './ops.ts';
 import { blockParam, normWeight, type GPTParts } from '../../harness/model.ts';
@@ -38,7 +38,7 @@ export function fusedKernelsRecipe(): Recipe {
     description: 'fused kernels: attention, residual add + LayerNorm, GELU, cross-entropy and AdamW (native); attention softmax (webgpu)',
     source: 'FlashAttention (arXiv 2205.14135); modded-nanogpt fused kernels; PyTorch fused AdamW',
     notes: (backend) => {
-      if (backend.name === 'native' && hasFusedKernels(backend.tfjsBackend)) return [`fused on native: ${NATIVE_FUSED.join(', ')}`];
+      if (nativeHas(backend, FUSED.layerNorm)) return [`fused on native: ${NATIVE_FUSED.join(', ')}`];
       if (backend.name === 'native') return ['this native addon was built before the fused kernels existed (run `npm run build:native`); this run is the same as without the recipe'];
       if (hasFusedAttention(backend.tfjsBackend)) return ['fused: attention scale + causal mask + softmax (forward and backward kernels); not fused: MLP matmul + GELU, norm + residual, cross-entropy, AdamW'];
       return [`no fused kernels on backend ${backend.name} (they exist for native and webgpu); this run is the same as without the recipe`];

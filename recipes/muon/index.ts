@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Param } from '../../harness/model.ts';
 import { combineOptimizers, zerosStateLike, type Optimizer, type OptimizerFactory } from '../../harness/optim.ts';
 import type { Recipe } from '../../harness/recipe.ts';
-import { hasMuonKernel, MUON_UPDATE, runFused } from '../../harness/backends/nativeKernels.ts';
+import { hasKernel, MUON_UPDATE, nativeHas, runFused } from '../../harness/backends/nativeKernels.ts';
 
 const NS_COEFFICIENTS = [3.4445, -4.775, 2.0315] as const;
 
@@ -62,7 +62,7 @@ export const isHiddenMatrix = (p: Param): boolean => p.group === 'matrix' && p.s
 export function muonOptimizer(params: Param[], options: MuonOptions): Optimizer {
   const buffers = new Map(params.map((p) => [p.name, zerosStateLike(p.variable)]));
   let t = 0;
-  const muonStep = hasMuonKernel() ? fusedMuonStep : referenceMuonStep;
+  const muonStep = hasKernel(MUON_UPDATE) ? fusedMuonStep : referenceMuonStep;
   return {
     name: 'muon',
     step(grads, lrFactor) {
@@ -94,7 +94,7 @@ export function muonRecipe(options: MuonOptions = MUON_DEFAULTS): Recipe {
     description: 'Muon (Newton-Schulz orthogonalized momentum) for hidden matrices, AdamW for the rest',
     source: 'Keller Jordan, Muon (github.com/KellerJordan/Muon); modded-nanogpt records of 2024-10',
     notes: (backend) =>
-      backend.name === 'native' && hasMuonKernel(backend.tfjsBackend)
+      nativeHas(backend, MUON_UPDATE)
         ? ['fused on native: momentum + Newton-Schulz + step, one call per matrix']
         : [`not fused on ${backend.name} (a fused update exists for native): Newton-Schulz runs as TF.js kernels`],
     optimizer: (previous: OptimizerFactory): OptimizerFactory => (table, train) => {

@@ -19,7 +19,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { blockParam, type ModelContext, type Param, type ParamSpec, type ParamTable } from '../../harness/model.ts';
-import { hasNgptKernels } from '../../harness/backends/nativeKernels.ts';
+import { hasKernel, nativeHas, NGPT_FUSED } from '../../harness/backends/nativeKernels.ts';
 import type { Recipe } from '../../harness/recipe.ts';
 import { referenceRotary, rotaryTablesFor } from '../rotary.ts';
 import { fusedNormalizeMatrices, fusedQueryKey, fusedResidual, fusedSwiglu } from './fused.ts';
@@ -103,7 +103,7 @@ export const fusedOps: NgptOps = {
 };
 
 /** The fused ops where this backend has their kernels (native), TF.js's otherwise. */
-export const ngptOps = (tfjsBackend: string = tf.getBackend()): NgptOps => (hasNgptKernels(tfjsBackend) ? fusedOps : referenceOps);
+export const ngptOps = (tfjsBackend: string = tf.getBackend()): NgptOps => (hasKernel(NGPT_FUSED.residual, tfjsBackend) ? fusedOps : referenceOps);
 
 export const normalizeMatrices = (params: ParamTable): void => ngptOps().normalizeMatrices(params);
 
@@ -140,7 +140,7 @@ export function ngptRecipe(): Recipe {
     description: 'normalized Transformer: unit-norm hidden states and matrices, eigen learning rates, no LayerNorm',
     source: 'Loshchilov et al., nGPT (arXiv 2410.01131); NVIDIA/ngpt',
     notes(backend) {
-      if (backend.name === 'native' && hasNgptKernels(backend.tfjsBackend)) return [`fused on native: ${NGPT_FUSED_OPS}`];
+      if (nativeHas(backend, NGPT_FUSED.residual)) return [`fused on native: ${NGPT_FUSED_OPS}`];
       if (backend.name === 'native') return ['this native addon was built before nGPT\'s fused kernels existed (run `npm run build:native`): its ops run as TF.js kernels'];
       return [`not fused on ${backend.name} (fused kernels exist for native): ${NGPT_FUSED_OPS} run as TF.js kernels`];
     },
