@@ -1,10 +1,13 @@
 /**
  * `speedrun ci`: did this change make time-to-target worse? Candidate (this checkout) and baseline (a git ref,
  * checked out in a temporary worktree, or a set of run bundles measured earlier) are run as separate processes,
- * interleaved with the same seeds (B A B A ...) so machine drift cancels; the decision rule is harness/regression.ts.
- * Steps-to-target is reported beside time as the noise-free companion. Exit 0 no regression, 1 regression,
- * 2 error. Writes Markdown (for $GITHUB_STEP_SUMMARY or a PR comment), JSON, and github-action-benchmark's
- * "customSmallerIsBetter" JSON.
+ * interleaved with the same seeds (B A B A ...) so machine drift cancels. With a git baseline the check is
+ * sequential (harness/regression.ts): after every pair from `--runs` on it decides if it can, and keeps adding
+ * pairs up to `--max-runs`; a verdict it cannot back at the noise it measured is "inconclusive". Three estimates
+ * are reported for every run: time to target, the robust time (steps to target × the run's median step time,
+ * which a burst of interference on a shared machine barely moves) and steps to target. Exit 0 no regression,
+ * 1 regression, 2 error, 3 inconclusive. Writes Markdown (for $GITHUB_STEP_SUMMARY or a PR comment), JSON, a
+ * plot of the paired ratios, and github-action-benchmark's "customSmallerIsBetter" JSON.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -12,20 +15,29 @@ import * as path from 'node:path';
 import { nativeBuilt } from './backends/nativeBlas.ts';
 import { codeFiles, hashCodeFiles, PROJECT_ROOT } from './environment.ts';
 import { UserError } from './errors.ts';
-import { compareRuns, type Comparison, type DecisionOptions } from './regression.ts';
+import {
+  compareRuns,
+  DEFAULT_SEQUENTIAL,
+  operatingCharacteristics,
+  sequentialDesign,
+  sequentialLook,
+  type Comparison,
+  type SequentialLook,
+  type SequentialOptions,
+} from './regression.ts';
+import type { TopLevelSpec } from 'vega-lite';
 import type { RunRecord } from './records.ts';
-import { mean, std } from './stats.ts';
+import { mean, median, std, twoSampleTTest } from './stats.ts';
 import { bundlePaths, readVerifiedBundle } from './store/bundle.ts';
 
-/**
- * Run-to-run noise of one brown-char time to target on this machine, for paired runs of the same seed: 2.2 %,
- * measured with `speedrun ci --baseline HEAD --recipe ngpt --runs 3` (a real A/A, 2026-11-23; README "CI
- * regression checks"). Three pairs make that a rough estimate; the default run count keeps its bars up to ~3 %.
- */
-export const MEASURED_NOISE_CV = 0.022;
+/** Pairs before the first look, and the most pairs the check adds (harness/regression.ts DEFAULT_SEQUENTIAL). */
+export const DEFAULT_CI_RUNS = DEFAULT_SEQUENTIAL.minPairs;
+export const DEFAULT_CI_MAX_RUNS = DEFAULT_SEQUENTIAL.maxPairs;
 
-/** Runs per side: at MEASURED_NOISE_CV, false alarms <= 1 % and power >= 90 % for a 10 % slowdown (tested). */
-export const DEFAULT_CI_RUNS = 6;
+export type CiMetric = 'time' | 'robust' | 'steps';
+export const CI_METRICS: readonly CiMetric[] = ['time', 'robust', 'steps'];
+/** What decides unless --metric says otherwise (docs/ci.md "Validation" says why). */
+export const DEFAULT_CI_METRIC: CiMetric = 'time';
 
 export interface CiRequest {
   recipe: string;
@@ -33,44 +45,97 @@ export interface CiRequest {
   backend: string;
   /** A git ref, or bundle files / directories of bundles. */
   baseline: string;
+  /** Pairs (runs per side) before the first look; with bundles, the candidate's runs. */
   runs: number;
+  /** The most pairs a sequential check adds before it says "inconclusive". */
+  maxRuns: number;
   firstSeed: number;
-  metric: 'time' | 'steps';
-  decision: DecisionOptions;
+  metric: CiMetric;
+  /** alpha, minEffect, detect and beta; minPairs and maxPairs come from runs and maxRuns. */
+  decision: Omit<SequentialOptions, 'minPairs' | 'maxPairs'>;
   /** Extra `speedrun run` flags passed to both sides (overrides such as --steps, --target, --preset). */
   runArgs: string[];
+  /** Extra environment of the candidate's runs only (the injected slowdown of the validation trials). */
+  candidateEnv?: Record<string, string>;
   outDir: string;
   log?: (line: string) => void;
 }
 
-/** One measured run, as much as a comparison needs (old baselines only need to write run.json). */
+/** One measured run, as much as a comparison needs (old baselines only need to write run.json and events.jsonl). */
 export interface MeasuredRun {
   seed: number;
   status: string;
   timeToTargetMs: number | null;
+  /** Steps to target × the median step time up to the target; null when not reached or not logged. */
+  robustTimeMs: number | null;
   stepsToTarget: number | null;
   trainTimeMs: number;
   runId: string;
 }
 
+export interface MetricSummary {
+  baselineMean: number;
+  baselineStd: number;
+  candidateMean: number;
+  candidateStd: number;
+  /** Geometric-mean ratio candidate / baseline; NaN when the candidate missed the target. */
+  ratio: number;
+  /** Standard deviation of the paired log ratios; null without pairs. */
+  pairedNoise: number | null;
+}
+
 export interface CiReport {
-  verdict: 'regression' | 'no-regression';
-  metric: 'time' | 'steps';
+  verdict: 'regression' | 'no-regression' | 'inconclusive';
+  metric: CiMetric;
   recipe: string;
   track: string;
   backend: string;
   baseline: { kind: 'git' | 'bundles'; ref: string; commit?: string };
-  decision: DecisionOptions;
+  decision: SequentialOptions;
   runs: { seed: number; baseline?: MeasuredRun; candidate: MeasuredRun }[];
-  time: { baselineMeanMs: number; baselineStdMs: number; candidateMeanMs: number; candidateStdMs: number; comparison: Comparison | null };
-  steps: { baselineMean: number; candidateMean: number; comparison: Comparison | null };
+  metrics: Record<CiMetric, MetricSummary>;
+  /** The sequential rule's last look on the deciding metric (git baselines). */
+  look: SequentialLook | null;
+  /** The unpaired comparison (bundle baselines). */
+  comparison: Comparison | null;
+  /** At the deciding metric's measured paired noise: how often this design catches a `detect` slowdown. */
+  power: { pairedNoise: number; catches: number; expectedPairs: number } | null;
   reason: string;
 }
 
-const toMeasured = (r: Pick<RunRecord, 'runId' | 'status' | 'timeToTargetMs' | 'stepsToTarget' | 'trainTimeMs' | 'config'>): MeasuredRun => ({
+/** Steps to target × the median step time of the steps before it: robust to a few slow steps. */
+export function robustTime(stepMs: readonly number[], stepsToTarget: number | null): number | null {
+  if (stepsToTarget === null || stepsToTarget <= 0 || stepMs.length < stepsToTarget) return null;
+  return stepsToTarget * median(stepMs.slice(0, stepsToTarget));
+}
+
+/** The step times of a run's event log (events.jsonl, one JSON event a line), in step order; [] when unreadable. */
+export function stepTimesOf(lines: Iterable<string>): number[] {
+  const times: number[] = [];
+  for (const raw of lines) {
+    const line = raw.startsWith(':::MLLOG ') ? raw.slice(9) : raw;
+    if (!line.includes('"train_loss"')) continue;
+    let event: unknown;
+    try {
+      event = JSON.parse(line);
+    } catch {
+      return [];
+    }
+    const e = event as { key?: unknown; metadata?: { step?: unknown; step_ms?: unknown } };
+    if (e.key !== 'train_loss') continue;
+    const step = e.metadata?.step;
+    const ms = e.metadata?.step_ms;
+    if (typeof step !== 'number' || typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || step !== times.length + 1) return [];
+    times.push(ms);
+  }
+  return times;
+}
+
+const toMeasured = (r: Pick<RunRecord, 'runId' | 'status' | 'timeToTargetMs' | 'stepsToTarget' | 'trainTimeMs' | 'config'>, stepMs: readonly number[]): MeasuredRun => ({
   seed: r.config.train.seed,
   status: r.status,
   timeToTargetMs: r.timeToTargetMs,
+  robustTimeMs: robustTime(stepMs, r.stepsToTarget),
   stepsToTarget: r.stepsToTarget,
   trainTimeMs: r.trainTimeMs,
   runId: r.runId,
@@ -81,41 +146,92 @@ function git(args: string[], cwd = PROJECT_ROOT): { ok: boolean; out: string } {
   return { ok: r.status === 0, out: (r.stdout ?? '').trim() || (r.stderr ?? '').trim() };
 }
 
-/** Runs one `speedrun run` of a checkout in its own process and reads back its run.json. */
-function runOnce(root: string, request: CiRequest, seed: number, outDir: string): MeasuredRun {
+/** Runs one `speedrun run` of a checkout in its own process and reads back its run.json and step times. */
+export function runOnce(root: string, request: CiRequest, seed: number, outDir: string, env: Record<string, string> = {}): MeasuredRun {
   const args = [path.join(root, 'bin', 'speedrun.js'), 'run', '--recipe', request.recipe, '--track', request.track, '--backend', request.backend, '--seed', String(seed), '--quiet', '--out', outDir, ...request.runArgs];
-  const child = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: { ...process.env, SPEEDRUN_DB: path.join(outDir, 'speedrun.db') }, maxBuffer: 64 * 2 ** 20 });
+  const child = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: { ...process.env, ...env, SPEEDRUN_DB: path.join(outDir, 'speedrun.db') }, maxBuffer: 64 * 2 ** 20 });
   const runsDir = path.join(outDir, 'runs');
-  const produced = fs.existsSync(runsDir) ? fs.readdirSync(runsDir).map((d) => path.join(runsDir, d, 'run.json')).filter((f) => fs.existsSync(f)) : [];
+  const produced = fs.existsSync(runsDir) ? fs.readdirSync(runsDir).map((d) => path.join(runsDir, d)).filter((d) => fs.existsSync(path.join(d, 'run.json'))) : [];
   if (produced.length !== 1) {
     const lastLine = (child.stderr ?? '').trim().split('\n').at(-1) ?? '';
     throw new UserError(`ci: ${root === PROJECT_ROOT ? 'candidate' : 'baseline'} run (seed ${seed}) produced no result (exit ${child.status}): ${lastLine}`);
   }
-  return toMeasured(JSON.parse(fs.readFileSync(produced[0]!, 'utf8')) as RunRecord);
+  const eventsFile = path.join(produced[0]!, 'events.jsonl');
+  const stepMs = fs.existsSync(eventsFile) ? stepTimesOf(fs.readFileSync(eventsFile, 'utf8').split('\n')) : [];
+  return toMeasured(JSON.parse(fs.readFileSync(path.join(produced[0]!, 'run.json'), 'utf8')) as RunRecord, stepMs);
 }
 
-export function decide(request: Pick<CiRequest, 'metric' | 'decision'>, runs: CiReport['runs'], baselineOnly: MeasuredRun[] | undefined, paired: boolean): Pick<CiReport, 'verdict' | 'time' | 'steps' | 'reason'> {
-  const baselines = baselineOnly ?? runs.map((r) => r.baseline!);
-  const candidates = runs.map((r) => r.candidate);
+const valueOf = (run: MeasuredRun, metric: CiMetric): number | null =>
+  metric === 'time' ? run.timeToTargetMs : metric === 'robust' ? run.robustTimeMs : run.stepsToTarget;
+
+function summarize(baselines: readonly MeasuredRun[], candidates: readonly MeasuredRun[], metric: CiMetric, paired: boolean): MetricSummary {
+  const b = baselines.map((r) => valueOf(r, metric)).filter((v): v is number => v !== null);
+  const c = candidates.map((r) => valueOf(r, metric)).filter((v): v is number => v !== null);
+  const complete = c.length === candidates.length && b.length === baselines.length;
+  const logs = (xs: number[]) => xs.map(Math.log);
+  const differences = paired && complete ? c.map((v, i) => Math.log(v / b[i]!)) : [];
+  return {
+    baselineMean: b.length ? mean(b) : Number.NaN,
+    baselineStd: std(b),
+    candidateMean: c.length ? mean(c) : Number.NaN,
+    candidateStd: std(c),
+    ratio: complete && c.length && b.length ? Math.exp(mean(logs(c)) - mean(logs(b))) : Number.NaN,
+    pairedNoise: differences.length >= 2 ? std(differences) : null,
+  };
+}
+
+export type PairsOutcome = { verdict: SequentialLook['verdict']; reason: string; look: SequentialLook | null };
+
+/**
+ * The sequential decision after the pairs measured so far (pure: the loop in runCi, and the tests, call it). A
+ * baseline that missed the target is an error; a candidate that missed it where the baseline reached it is a
+ * regression outright.
+ */
+export function decidePairs(runs: CiReport['runs'], metric: CiMetric, decision: SequentialOptions): PairsOutcome {
+  const missedBaseline = runs.filter((r) => r.baseline!.timeToTargetMs === null);
+  if (missedBaseline.length > 0) {
+    throw new UserError(`ci: the baseline did not reach the target in ${missedBaseline.length} run(s) (${missedBaseline.map((r) => `seed ${r.seed}: ${r.baseline!.status}`).join(', ')}); nothing to compare against`);
+  }
+  const missed = runs.filter((r) => r.candidate.timeToTargetMs === null);
+  if (missed.length > 0) {
+    return { verdict: 'regression', look: null, reason: `the candidate did not reach the target in ${missed.length} of ${runs.length} runs (${missed.map((r) => `seed ${r.seed}: ${r.candidate.status}`).join(', ')}) while the baseline always did` };
+  }
+  if (runs.length < decision.minPairs) return { verdict: 'continue', look: null, reason: `${runs.length} pairs, the first look is at ${decision.minPairs}` };
+  const differences = runs.map((r) => {
+    const c = valueOf(r.candidate, metric);
+    const b = valueOf(r.baseline!, metric);
+    if (c === null || b === null) throw new UserError(`ci: seed ${r.seed} has no ${metric} estimate (its event log has no step times); use --metric time`);
+    return Math.log(c / b);
+  });
+  const look = sequentialLook(differences, sequentialDesign(decision));
+  return { verdict: look.verdict, look, reason: `${metric} to target: ${look.reason}` };
+}
+
+/** Bundle baselines are fixed and unpaired: regression by Welch's test; no regression only if a `detect` slowdown is ruled out at beta. */
+function decideUnpaired(baselines: readonly MeasuredRun[], candidates: readonly MeasuredRun[], metric: CiMetric, decision: SequentialOptions): { verdict: CiReport['verdict']; reason: string; comparison: Comparison | null } {
   const failedBaseline = baselines.filter((r) => r.timeToTargetMs === null);
   if (failedBaseline.length > 0) {
     throw new UserError(`ci: the baseline did not reach the target in ${failedBaseline.length} run(s) (${failedBaseline.map((r) => `seed ${r.seed}: ${r.status}`).join(', ')}); nothing to compare against`);
   }
-  const bTimes = baselines.map((r) => r.timeToTargetMs!);
-  const bSteps = baselines.map((r) => r.stepsToTarget!);
-  const reachedC = candidates.filter((r) => r.timeToTargetMs !== null);
-  const cTimes = reachedC.map((r) => r.timeToTargetMs!);
-  const cSteps = reachedC.map((r) => r.stepsToTarget!);
-  const time = { baselineMeanMs: mean(bTimes), baselineStdMs: std(bTimes), candidateMeanMs: cTimes.length ? mean(cTimes) : Number.NaN, candidateStdMs: std(cTimes), comparison: null as Comparison | null };
-  const steps = { baselineMean: mean(bSteps), candidateMean: cSteps.length ? mean(cSteps) : Number.NaN, comparison: null as Comparison | null };
-  if (reachedC.length < candidates.length) {
-    const missed = candidates.filter((r) => r.timeToTargetMs === null);
-    return { verdict: 'regression', time, steps, reason: `the candidate did not reach the target in ${missed.length} of ${candidates.length} runs (${missed.map((r) => `seed ${r.seed}: ${r.status}`).join(', ')}) while the baseline always did` };
+  const missed = candidates.filter((r) => r.timeToTargetMs === null);
+  if (missed.length > 0) {
+    return { verdict: 'regression', comparison: null, reason: `the candidate did not reach the target in ${missed.length} of ${candidates.length} runs (${missed.map((r) => `seed ${r.seed}: ${r.status}`).join(', ')}) while the baseline always did` };
   }
-  time.comparison = compareRuns(cTimes, bTimes, paired, request.decision);
-  steps.comparison = compareRuns(cSteps, bSteps, paired, request.decision);
-  const decisive = request.metric === 'time' ? time.comparison : steps.comparison;
-  return { verdict: decisive.verdict, time, steps, reason: `${request.metric === 'time' ? 'time' : 'steps'} to target: ${decisive.reason}` };
+  const values = (runs: readonly MeasuredRun[]) =>
+    runs.map((r) => {
+      const v = valueOf(r, metric);
+      if (v === null) throw new UserError(`ci: seed ${r.seed} has no ${metric} estimate; use --metric time`);
+      return v;
+    });
+  const c = values(candidates);
+  const b = values(baselines);
+  const comparison = compareRuns(c, b, false, decision);
+  if (comparison.verdict === 'regression') return { verdict: 'regression', comparison, reason: `${metric} to target: ${comparison.reason}` };
+  const shifted = b.map((v) => Math.log(v) + Math.log(1 + decision.detect));
+  const ruledOut = twoSampleTTest(c.map(Math.log), shifted, 'less').pValue < decision.beta;
+  return ruledOut
+    ? { verdict: 'no-regression', comparison, reason: `${metric} to target: ${comparison.reason}, and a ${decision.detect * 100} % slowdown is ruled out` }
+    : { verdict: 'inconclusive', comparison, reason: `inconclusive: ${metric} to target: ${comparison.reason}, but a ${decision.detect * 100} % slowdown cannot be ruled out at this noise with ${candidates.length} runs; raise --runs` };
 }
 
 /**
@@ -133,44 +249,66 @@ function sameSources(a: string, b: string): boolean {
   return hashCodeFiles(codeFiles(a)) === hashCodeFiles(codeFiles(b)) && configs(a).join('\0') === configs(b).join('\0');
 }
 
+function report(request: CiRequest & { backend: string }, decision: SequentialOptions, runs: CiReport['runs'], baselines: MeasuredRun[], paired: boolean, outcome: { verdict: CiReport['verdict']; reason: string; look: SequentialLook | null; comparison: Comparison | null }, baseline: CiReport['baseline']): CiReport {
+  const candidates = runs.map((r) => r.candidate);
+  const metrics = Object.fromEntries(CI_METRICS.map((m) => [m, summarize(baselines, candidates, m, paired)])) as Record<CiMetric, MetricSummary>;
+  const noise = metrics[request.metric].pairedNoise;
+  const power = paired && noise !== null
+    ? (() => {
+        const oc = operatingCharacteristics(sequentialDesign(decision), noise, decision.detect);
+        return { pairedNoise: noise, catches: oc.regression, expectedPairs: oc.expectedPairs };
+      })()
+    : null;
+  return { verdict: outcome.verdict, metric: request.metric, recipe: request.recipe, track: request.track, backend: request.backend, baseline, decision, runs, metrics, look: outcome.look, comparison: outcome.comparison, power, reason: outcome.reason };
+}
+
 export function runCi(ciRequest: CiRequest): CiReport {
   let request = { ...ciRequest, backend: concreteBackend(ciRequest.backend) };
   const log = request.log ?? (() => {});
-  if (!Number.isInteger(request.runs) || request.runs < 2) throw new UserError(`--runs must be an integer of at least 2, got ${request.runs}`);
+  if (!Number.isInteger(request.runs) || request.runs < 2) throw new UserError(`--runs must be an integer of at least 2 (3 against a git ref), got ${request.runs}`);
+  if (!Number.isInteger(request.maxRuns) || request.maxRuns < request.runs || request.maxRuns > 200) throw new UserError(`--max-runs must be an integer from --runs (${request.runs}) to 200, got ${request.maxRuns}`);
+  const { alpha, beta, minEffect, detect } = request.decision;
+  if (!(alpha > 0 && alpha < 0.5)) throw new UserError(`--alpha must be in (0, 0.5), got ${alpha}`);
+  if (!(beta > 0 && beta < 0.5)) throw new UserError(`--beta must be in (0, 0.5), got ${beta}`);
+  if (!(minEffect >= 0) || !(detect > minEffect)) throw new UserError(`--detect (${detect}) must be above --min-effect (${minEffect}), which must be at least 0`);
+  const decision: SequentialOptions = { ...request.decision, minPairs: request.runs, maxPairs: request.maxRuns };
   fs.mkdirSync(request.outDir, { recursive: true });
-  const seeds = Array.from({ length: request.runs }, (_, i) => request.firstSeed + i);
   const runs: CiReport['runs'] = [];
 
   if (fs.existsSync(request.baseline.split(',')[0]!)) {
-    // Baseline measured earlier: verified bundles of the same track; compared unpaired.
+    // Baseline measured earlier: verified bundles of the same track; compared unpaired, with a fixed run count.
     const files = bundlePaths(request.baseline.split(','));
     if (files.length < 2) throw new UserError(`ci: baseline ${request.baseline} holds ${files.length} bundle(s); at least 2 are needed`);
     const baselineRuns = files.map((file) => {
       const bundle = readVerifiedBundle(file);
-      return { bundle, run: toMeasured(bundle.run) };
+      const stepMs = stepTimesOf(bundle.events.map((e) => JSON.stringify(e)));
+      return { bundle, run: toMeasured(bundle.run, stepMs) };
     });
     // Like with like: the candidate runs on the engine the baseline ran on.
     const engines = [...new Set(baselineRuns.map((b) => b.bundle.run.backend.name))];
     if (engines.length !== 1) throw new UserError(`ci: baseline bundles ran on different backends (${engines.join(', ')})`);
     if (ciRequest.backend === 'auto') request = { ...request, backend: engines[0]! };
     else if (request.backend !== engines[0]) throw new UserError(`ci: baseline bundles ran on ${engines[0]}, not ${request.backend}; pass --backend ${engines[0]}`);
-    for (const seed of seeds) {
-      log(`candidate seed ${seed}…`);
-      const candidate = runOnce(PROJECT_ROOT, request, seed, path.join(request.outDir, 'candidate', `seed-${seed}`));
-      runs.push({ seed, candidate });
-    }
     const tracks = new Set(baselineRuns.map((b) => b.bundle.run.track.id));
     if (tracks.size !== 1) throw new UserError(`ci: baseline bundles are on different tracks: ${[...tracks].join(', ')}`);
-    const outcome = decide(request, runs, baselineRuns.map((b) => b.run), false);
-    return { ...outcome, metric: request.metric, recipe: request.recipe, track: request.track, backend: request.backend, baseline: { kind: 'bundles', ref: request.baseline }, decision: request.decision, runs };
+    for (let i = 0; i < request.runs; i++) {
+      const seed = request.firstSeed + i;
+      log(`candidate seed ${seed}…`);
+      runs.push({ seed, candidate: runOnce(PROJECT_ROOT, request, seed, path.join(request.outDir, 'candidate', `seed-${seed}`), request.candidateEnv) });
+    }
+    const baselines = baselineRuns.map((b) => b.run);
+    const outcome = decideUnpaired(baselines, runs.map((r) => r.candidate), request.metric, decision);
+    return report(request, decision, runs, baselines, false, { ...outcome, look: null }, { kind: 'bundles', ref: request.baseline });
   }
 
+  if (request.runs < 3) throw new UserError(`--runs must be at least 3 against a git ref (the sequential check's first look), got ${request.runs}`);
   const resolved = git(['rev-parse', '--verify', '--quiet', `${request.baseline}^{commit}`]);
   if (!resolved.ok) throw new UserError(`ci: --baseline '${request.baseline}' is neither an existing bundle path nor a git ref of this repository`);
   const commit = resolved.out;
   const worktree = path.join(request.outDir, 'baseline-checkout');
   const added = git(['worktree', 'add', '--detach', '--force', worktree, commit]);
   if (!added.ok) throw new UserError(`ci: could not check out ${request.baseline} (${added.out.split('\n').at(-1)})`);
+  let outcome: PairsOutcome = { verdict: 'continue', look: null, reason: '' };
   try {
     // The baseline uses this checkout's installed packages and built native addon.
     fs.symlinkSync(path.join(PROJECT_ROOT, 'node_modules'), path.join(worktree, 'node_modules'), 'dir');
@@ -187,42 +325,76 @@ export function runCi(ciRequest: CiRequest): CiReport {
       const runtime = path.join(root, 'bin', 'runtime.mjs');
       if (fs.existsSync(runtime)) spawnSync(process.execPath, [runtime, 'build'], { cwd: root, encoding: 'utf8' });
     }
-    for (const seed of seeds) {
+    // One pair at a time, deciding after each from the first look on.
+    for (let i = 0; outcome.verdict === 'continue' && i < request.maxRuns; i++) {
+      const seed = request.firstSeed + i;
       log(`seed ${seed}: baseline (${request.baseline})…`);
       const baseline = runOnce(worktree, request, seed, path.join(request.outDir, 'baseline', `seed-${seed}`));
       log(`seed ${seed}: candidate…`);
-      const candidate = runOnce(PROJECT_ROOT, request, seed, path.join(request.outDir, 'candidate', `seed-${seed}`));
+      const candidate = runOnce(PROJECT_ROOT, request, seed, path.join(request.outDir, 'candidate', `seed-${seed}`), request.candidateEnv);
       runs.push({ seed, baseline, candidate });
+      outcome = decidePairs(runs, request.metric, decision);
+      if (outcome.look) log(`${runs.length} pairs: ${outcome.look.reason}`);
     }
   } finally {
     git(['worktree', 'remove', '--force', worktree]);
   }
-  const outcome = decide(request, runs, undefined, true);
-  return { ...outcome, metric: request.metric, recipe: request.recipe, track: request.track, backend: request.backend, baseline: { kind: 'git', ref: request.baseline, commit }, decision: request.decision, runs };
+  const verdict = outcome.verdict === 'continue' ? 'inconclusive' : outcome.verdict; // only if the loop could not look
+  return report(request, decision, runs, runs.map((r) => r.baseline!), true, { ...outcome, verdict, comparison: null }, { kind: 'git', ref: request.baseline, commit });
 }
 
 const seconds = (ms: number | null | undefined): string => (ms === null || ms === undefined || Number.isNaN(ms) ? '—' : `${(ms / 1000).toFixed(1)} s`);
-const change = (c: Comparison | null): string => (c ? `${c.ratio >= 1 ? '+' : ''}${((c.ratio - 1) * 100).toFixed(1)} % (p = ${c.pValue.toPrecision(2)})` : '—');
+const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
+const change = (ratio: number): string => (Number.isNaN(ratio) ? '—' : `${ratio >= 1 ? '+' : ''}${pct(ratio - 1)}`);
+const METRIC_LABEL: Record<CiMetric, string> = { time: 'time to target', robust: 'robust time (steps × median step)', steps: 'steps to target' };
+const ICON: Record<CiReport['verdict'], string> = { regression: '❌ regression', 'no-regression': '✅ no regression', inconclusive: '⚠️ inconclusive' };
 
-export function ciMarkdown(report: CiReport): string {
-  const icon = report.verdict === 'regression' ? '❌ regression' : '✅ no regression';
+/** The paired log ratios as percentages, one a pair: what the plot and the runs table show. */
+export function pairedChanges(report: CiReport): { seed: number; metric: CiMetric; change: number }[] {
+  return report.runs.flatMap((r) =>
+    CI_METRICS.flatMap((metric) => {
+      const c = valueOf(r.candidate, metric);
+      const b = r.baseline ? valueOf(r.baseline, metric) : null;
+      return c !== null && b !== null ? [{ seed: r.seed, metric, change: (c / b - 1) * 100 }] : [];
+    }),
+  );
+}
+
+export function ciMarkdown(report: CiReport, plotFile?: string): string {
   const baselineName = report.baseline.kind === 'git' ? `\`${report.baseline.ref}\` (${report.baseline.commit?.slice(0, 10)})` : `bundles \`${report.baseline.ref}\``;
+  const d = report.decision;
+  const rule =
+    report.baseline.kind === 'git'
+      ? `Sequential rule: after every pair from ${d.minPairs} to ${d.maxPairs}, a regression needs a one-sided paired t-test past its O'Brien-Fleming share of alpha = ${d.alpha} and a slowdown above ${d.minEffect * 100} %; no regression needs a ${d.detect * 100} % slowdown ruled out at its Pocock share of beta = ${d.beta}.`
+      : `Fixed comparison (unpaired, Welch): a regression needs p < ${d.alpha} and a slowdown above ${d.minEffect * 100} %; no regression needs a ${d.detect * 100} % slowdown ruled out at beta = ${d.beta}.`;
+  const noise = report.power
+    ? `Paired noise on ${report.metric}: ${pct(report.power.pairedNoise)} after ${report.runs.length} pairs; at that noise this design catches a ${d.detect * 100} % slowdown ${pct(report.power.catches)} of the time (normal theory, about ${report.power.expectedPairs.toFixed(0)} pairs on average).`
+    : `Noise: baseline ${report.metric} spread ${pct(report.metrics[report.metric].baselineStd / report.metrics[report.metric].baselineMean)} (CV), candidate ${pct(report.metrics[report.metric].candidateStd / report.metrics[report.metric].candidateMean)}.`;
+  const fmt = (metric: CiMetric, v: number) => (metric === 'steps' ? (Number.isNaN(v) ? '—' : v.toFixed(0)) : seconds(v));
   const lines = [
-    `### speedrun ci: ${icon}`,
+    `### speedrun ci: ${ICON[report.verdict]}`,
     '',
-    `Recipe \`${report.recipe}\` on \`${report.track}\` (${report.backend}), ${report.runs.length} runs, baseline ${baselineName}${report.baseline.kind === 'git' ? ', interleaved with the same seeds' : ''}.`,
-    `Decision on ${report.metric} to target: ${report.reason}. Rule: one-sided t-test p < ${report.decision.alpha} and slowdown > ${report.decision.minEffect * 100} %.`,
+    `Recipe \`${report.recipe}\` on \`${report.track}\` (${report.backend}), ${report.runs.length} ${report.baseline.kind === 'git' ? 'pairs' : 'runs'}, baseline ${baselineName}${report.baseline.kind === 'git' ? ', interleaved with the same seeds' : ''}.`,
+    `Decision on ${METRIC_LABEL[report.metric]}: ${report.reason}.`,
+    noise,
+    rule,
     '',
-    '| | baseline | candidate | change |',
-    '|---|---:|---:|---:|',
-    `| time to target (mean ± std) | ${seconds(report.time.baselineMeanMs)} ± ${seconds(report.time.baselineStdMs)} | ${seconds(report.time.candidateMeanMs)} ± ${seconds(report.time.candidateStdMs)} | ${change(report.time.comparison)} |`,
-    `| steps to target (mean) | ${report.steps.baselineMean.toFixed(0)} | ${Number.isNaN(report.steps.candidateMean) ? '—' : report.steps.candidateMean.toFixed(0)} | ${change(report.steps.comparison)} |`,
+    '| | baseline (mean ± std) | candidate (mean ± std) | change | paired noise |',
+    '|---|---:|---:|---:|---:|',
+    ...CI_METRICS.map((m) => {
+      const s = report.metrics[m];
+      return `| ${METRIC_LABEL[m]}${m === report.metric ? ' (decides)' : ''} | ${fmt(m, s.baselineMean)} ± ${fmt(m, s.baselineStd)} | ${fmt(m, s.candidateMean)} ± ${fmt(m, s.candidateStd)} | ${change(s.ratio)} | ${s.pairedNoise === null ? '—' : pct(s.pairedNoise)} |`;
+    }),
     '',
+    ...(plotFile ? [`Paired changes per seed: [${path.basename(plotFile)}](${plotFile})`, ''] : []),
     '<details><summary>runs</summary>',
     '',
-    '| seed | baseline time | baseline steps | candidate time | candidate steps |',
-    '|---:|---:|---:|---:|---:|',
-    ...report.runs.map((r) => `| ${r.seed} | ${seconds(r.baseline?.timeToTargetMs)} | ${r.baseline?.stepsToTarget ?? '—'} | ${seconds(r.candidate.timeToTargetMs)} | ${r.candidate.stepsToTarget ?? r.candidate.status} |`),
+    '| seed | baseline time | baseline robust | baseline steps | candidate time | candidate robust | candidate steps | change (time) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...report.runs.map((r) => {
+      const t = r.baseline?.timeToTargetMs && r.candidate.timeToTargetMs ? change(r.candidate.timeToTargetMs / r.baseline.timeToTargetMs) : '—';
+      return `| ${r.seed} | ${seconds(r.baseline?.timeToTargetMs)} | ${seconds(r.baseline?.robustTimeMs)} | ${r.baseline?.stepsToTarget ?? '—'} | ${seconds(r.candidate.timeToTargetMs)} | ${seconds(r.candidate.robustTimeMs)} | ${r.candidate.stepsToTarget ?? r.candidate.status} | ${t} |`;
+    }),
     '',
     '</details>',
   ];
@@ -232,8 +404,34 @@ export function ciMarkdown(report: CiReport): string {
 /** github-action-benchmark's custom format (tool: customSmallerIsBetter). */
 export function ciBenchmarkJson(report: CiReport): { name: string; unit: string; value: number; range?: string; extra?: string }[] {
   const label = `${report.recipe} on ${report.track} (${report.backend})`;
+  const { time, robust, steps } = report.metrics;
   return [
-    { name: `time to target: ${label}`, unit: 's', value: report.time.candidateMeanMs / 1000, range: `± ${(report.time.candidateStdMs / 1000).toFixed(2)}`, extra: `${report.runs.length} runs; baseline ${(report.time.baselineMeanMs / 1000).toFixed(2)} s` },
-    { name: `steps to target: ${label}`, unit: 'steps', value: report.steps.candidateMean, extra: `baseline ${report.steps.baselineMean.toFixed(0)}` },
+    { name: `time to target: ${label}`, unit: 's', value: time.candidateMean / 1000, range: `± ${(time.candidateStd / 1000).toFixed(2)}`, extra: `${report.runs.length} runs; baseline ${(time.baselineMean / 1000).toFixed(2)} s` },
+    { name: `robust time to target: ${label}`, unit: 's', value: robust.candidateMean / 1000, range: `± ${(robust.candidateStd / 1000).toFixed(2)}`, extra: `baseline ${(robust.baselineMean / 1000).toFixed(2)} s` },
+    { name: `steps to target: ${label}`, unit: 'steps', value: steps.candidateMean, extra: `baseline ${steps.baselineMean.toFixed(0)}` },
   ];
+}
+
+/** The paired changes per seed, one colour per estimate, with the no-change and the `detect` lines (Vega-Lite). */
+export function pairedChangesSpec(report: CiReport): TopLevelSpec | null {
+  const values = pairedChanges(report).map((p) => ({ ...p, metric: METRIC_LABEL[p.metric] }));
+  if (values.length === 0) return null;
+  return {
+    width: 480,
+    height: 180,
+    title: `paired change per seed (candidate / baseline − 1), deciding on ${METRIC_LABEL[report.metric]}`,
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'point', filled: true, size: 60 },
+        encoding: {
+          x: { field: 'seed', type: 'ordinal', title: 'seed (pair)' },
+          y: { field: 'change', type: 'quantitative', title: 'change (%)' },
+          color: { field: 'metric', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } },
+        },
+      },
+      { data: { values: [{ y: 0 }] }, mark: { type: 'rule', color: '#888' }, encoding: { y: { field: 'y', type: 'quantitative' } } },
+      { data: { values: [{ y: report.decision.detect * 100 }] }, mark: { type: 'rule', color: '#c33', strokeDash: [4, 4] }, encoding: { y: { field: 'y', type: 'quantitative' } } },
+    ],
+  };
 }

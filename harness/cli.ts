@@ -12,8 +12,8 @@ import { asUserError, CI_EXIT, EXIT, UserError } from './errors.ts';
 import { prepareShards } from './data/prepare.ts';
 import { defaultResultsDir, executeRun, resolveRun, type RunRecord, type RunRequest } from './run.ts';
 import { formatSeedsSummary, formatSummary, progressObserver } from './progress.ts';
-import { ciBenchmarkJson, ciMarkdown, DEFAULT_CI_RUNS, runCi } from './ci.ts';
-import { DEFAULT_DECISION } from './regression.ts';
+import { CI_METRICS, ciBenchmarkJson, ciMarkdown, DEFAULT_CI_MAX_RUNS, DEFAULT_CI_METRIC, DEFAULT_CI_RUNS, pairedChangesSpec, runCi } from './ci.ts';
+import { DEFAULT_SEQUENTIAL } from './regression.ts';
 import { importResults } from './importResults.ts';
 import { currentRecordWithTimes, submitRuns } from './submitRecord.ts';
 import { verifyFiles } from './verifyBundles.ts';
@@ -309,38 +309,46 @@ export async function main(argv: string[]): Promise<number> {
           .option('track', { alias: 't', type: 'string', default: 'brown-char' })
           .option('backend', { alias: 'b', type: 'string', default: 'auto' })
           .option('baseline', { type: 'string', demandOption: true, describe: 'git ref (e.g. origin/main) or bundle files/directories, comma-separated' })
-          .option('runs', { coerce: numberFlag('runs'), default: DEFAULT_CI_RUNS, describe: 'runs per side (seeds first-seed, first-seed+1, ...)' })
+          .option('runs', { coerce: numberFlag('runs'), default: DEFAULT_CI_RUNS, describe: 'pairs before the first look (with bundles: candidate runs); seeds first-seed, first-seed+1, ...' })
+          .option('max-runs', { coerce: numberFlag('max-runs'), default: DEFAULT_CI_MAX_RUNS, describe: 'most pairs before the check says inconclusive (exit 3)' })
           .option('first-seed', { coerce: numberFlag('first-seed'), default: 0 })
-          .option('metric', { choices: ['time', 'steps'] as const, default: 'time' as const, describe: 'what decides: time to target, or steps to target (noise-free)' })
-          .option('alpha', { coerce: numberFlag('alpha'), default: DEFAULT_DECISION.alpha, describe: 'significance of the one-sided test' })
-          .option('min-effect', { coerce: numberFlag('min-effect'), default: DEFAULT_DECISION.minEffect, describe: 'smallest slowdown that counts (0.05 = 5 %)' })
+          .option('metric', { choices: CI_METRICS, default: DEFAULT_CI_METRIC, describe: 'what decides: time to target, robust time (steps x median step), or steps to target' })
+          .option('alpha', { coerce: numberFlag('alpha'), default: DEFAULT_SEQUENTIAL.alpha, describe: 'false-alarm rate over all the looks' })
+          .option('min-effect', { coerce: numberFlag('min-effect'), default: DEFAULT_SEQUENTIAL.minEffect, describe: 'smallest slowdown that counts (0.05 = 5 %)' })
+          .option('detect', { coerce: numberFlag('detect'), default: DEFAULT_SEQUENTIAL.detect, describe: 'the slowdown the check must catch (0.1 = 10 %)' })
+          .option('beta', { coerce: numberFlag('beta'), default: DEFAULT_SEQUENTIAL.beta, describe: 'largest chance of clearing a --detect slowdown as no regression' })
           .option('run-args', { type: 'string', default: '', describe: 'extra `speedrun run` flags for both sides, written --run-args="--steps 200"' })
           .option('out', { type: 'string', describe: 'where the runs go (default <results>/ci/<timestamp>)' })
           .option('markdown', { type: 'string', describe: 'also write the Markdown summary here' })
           .option('json', { type: 'string', describe: 'write the full report as JSON here' })
           .option('benchmark-json', { type: 'string', describe: "write github-action-benchmark's customSmallerIsBetter JSON here" }),
-      (args) => {
+      async (args) => {
         try {
+          const outDir = path.resolve(args.out ?? path.join(defaultResultsDir(), 'ci', new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')));
           const report = runCi({
             recipe: args.recipe,
             track: args.track,
             backend: args.backend,
             baseline: args.baseline,
             runs: args.runs,
+            maxRuns: args['max-runs'],
             firstSeed: args['first-seed'],
             metric: args.metric,
-            decision: { alpha: args.alpha, minEffect: args['min-effect'] },
+            decision: { alpha: args.alpha, minEffect: args['min-effect'], detect: args.detect, beta: args.beta },
             runArgs: args['run-args'].split(/\s+/).filter((a) => a.length > 0),
-            outDir: path.resolve(args.out ?? path.join(defaultResultsDir(), 'ci', new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, ''))),
+            outDir,
             log: (line) => process.stderr.write(`ci: ${line}\n`),
           });
-          const markdown = ciMarkdown(report);
+          const plotSpec = pairedChangesSpec(report);
+          const plotFile = plotSpec ? path.join(outDir, 'paired-changes.svg') : undefined;
+          if (plotSpec && plotFile) fs.writeFileSync(plotFile, await (await import('./leaderboard/charts.ts')).renderSvg(plotSpec));
+          const markdown = ciMarkdown(report, plotFile);
           process.stdout.write(markdown);
           if (args.markdown) fs.writeFileSync(args.markdown, markdown);
           if (process.env.GITHUB_STEP_SUMMARY) fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, markdown);
           if (args.json) fs.writeFileSync(args.json, `${JSON.stringify(report, null, 2)}\n`);
           if (args['benchmark-json']) fs.writeFileSync(args['benchmark-json'], `${JSON.stringify(ciBenchmarkJson(report), null, 2)}\n`);
-          exitCode = report.verdict === 'regression' ? CI_EXIT.regression : CI_EXIT.noRegression;
+          exitCode = report.verdict === 'regression' ? CI_EXIT.regression : report.verdict === 'inconclusive' ? CI_EXIT.inconclusive : CI_EXIT.noRegression;
         } catch (error) {
           // ci's contract: 2 for every error, bugs included (1 means "regression" to a CI system).
           process.stderr.write(`speedrun ci: ${error instanceof UserError ? error.message : (error as Error).stack}\n`);

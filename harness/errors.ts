@@ -54,4 +54,5 @@ export const CI_EXIT = {
   noRegression: 0,
   regression: 1,
   error: 2,
+  inconclusive: 3,
 } as const;

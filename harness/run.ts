@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { computeFigures, modelFlopsPerStep } from './compute.ts';
 import { asUserError, UserError } from './errors.ts';
 import { EventLog } from './events.ts';
+import { TEST_SLOWDOWN_ENV, testSlowdownFromEnv } from './testSlowdown.ts';
 import { ESTIMATE_ABOVE_FLOPS, estimatedFlopsPerStep, MAX_FIRST_EVAL_MS } from './estimate.ts';
 import { describeHardware, type HardwareFingerprint } from './hardware.ts';
 import { measurePeak, obtainPeak, type Peak } from './peaks.ts';
@@ -74,6 +75,8 @@ export interface RunPlan {
   workers: number;
   /** The run as names: what the train stage and each worker resolve for themselves. */
   spec: { recipe: string; track: string; backend: BackendRequest };
+  /** Test only: the fraction each step is stretched by (harness/testSlowdown.ts); 0 for every real run. */
+  testSlowdown: number;
   /** Prices for the cost to target: one for this run, or a table by hardware class (the class is known at train time). */
   price: { perHour?: number; table?: Record<string, number> };
 }
@@ -126,6 +129,8 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
   if (request.target !== undefined) overrides.push(`target=${request.target}`);
   if (request.steps !== undefined) overrides.push(`steps=${request.steps}`);
   if (request.maxTimeSec !== undefined) overrides.push(`max-time=${request.maxTimeSec}s`);
+  const testSlowdown = testSlowdownFromEnv();
+  if (testSlowdown > 0) overrides.push(`test-slowdown=${testSlowdown}`);
 
   const base: RunConfig = {
     model: { vocabSize: data.vocabSize, blockSize: preset.blockSize, nLayer: preset.nLayer, nHead: preset.nHead, nEmbd: preset.nEmbd },
@@ -179,6 +184,7 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
     notes.push(`estimated ${(stepMs / 1000).toFixed(1)} s a step on ${backend.name} (first evaluation after about ${hours} h)`);
   }
   if (backend.note) notes.unshift(`backend: ${backend.note}`);
+  if (testSlowdown > 0) notes.push(`test only: every step made ${(testSlowdown * 100).toFixed(0)} % slower on purpose (${TEST_SLOWDOWN_ENV}); never a record`);
   if (presetName === 'gpt2-small' && (backend.name === 'wasm' || backend.name === 'cpu')) {
     notes.push(`preset gpt2-small on ${backend.name} is very slow; it is meant for GPU backends`);
   }
@@ -200,6 +206,7 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
     overrides,
     notes,
     workers: request.workers ?? 1,
+    testSlowdown,
     spec: { recipe: recipeSpec, track: request.track, backend: backend.name },
     price: { ...(request.pricePerHour !== undefined ? { perHour: request.pricePerHour } : {}), ...(priceTable ? { table: priceTable } : {}) },
   };
@@ -320,6 +327,7 @@ export async function trainRun(plan: RunPlan, request: Pick<RunRequest, 'outDir'
       observer,
       signal: hooks.signal,
       replica: replicaFactory(plan),
+      testSlowdown: plan.testSlowdown,
     });
   } catch (error) {
     store?.abandonRun(plan.runId, `crashed: ${(error as Error).message}`);

@@ -13,6 +13,7 @@ import type { EventSink } from './events.ts';
 import type { Replica, ReplicaFactory, ReplicaInput, StepResult } from './replica.ts';
 import type { EvalPoint, NotReached, Reached, RunStatus, StepPoint, TrainOutcome } from './records.ts';
 import { median } from './stats.ts';
+import { stretch } from './testSlowdown.ts';
 
 export type { EvalPoint, RunStatus, StepPoint, TrainOutcome } from './records.ts';
 
@@ -28,6 +29,11 @@ export interface TrainInput extends ReplicaInput {
   signal?: AbortSignal;
   /** Builds what is trained: one replica in this thread, or a pool of data-parallel workers (run.ts decides). */
   replica: ReplicaFactory;
+  /**
+   * Test only: each step is stretched by this fraction of its own time, inside the clock (SPEEDRUN_TEST_SLOWDOWN,
+   * harness/testSlowdown.ts). How `speedrun ci`'s power is measured on real runs; such runs are never official.
+   */
+  testSlowdown?: number;
 }
 
 const median0 = (xs: number[]): number => (xs.length === 0 ? 0 : median(xs));
@@ -122,6 +128,7 @@ async function trainReplica(input: TrainInput, replica: Replica, initStart: numb
     let result: StepResult;
     try {
       result = await replica.step(lrFactor, step);
+      if (input.testSlowdown) stretch(performance.now() - start, input.testSlowdown);
     } catch (error) {
       // A data-parallel worker died: stop cleanly, keep what was measured, say which one.
       status = 'aborted';

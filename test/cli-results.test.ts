@@ -132,23 +132,35 @@ test('ci: a candidate that no longer reaches the target is a regression (exit 1)
   assert.equal(report.verdict, 'regression');
   assert.match(report.reason, /did not reach the target in 2 of 2 runs/);
   const bench = JSON.parse(fs.readFileSync(path.join(dir, 'bench.json'), 'utf8')) as { name: string; unit: string }[];
-  assert.deepEqual(bench.map((b) => b.unit), ['s', 'steps']);
+  assert.deepEqual(bench.map((b) => b.unit), ['s', 's', 'steps']);
   assert.equal(fs.readFileSync(path.join(dir, 'summary.md'), 'utf8'), result.stdout);
 });
 
 test('ci: the same code against git HEAD, interleaved with the same seeds, is no regression (exit 0)', (t) => {
   if (!fs.existsSync(path.join(ROOT, '.git'))) return t.skip('not a git checkout');
+  const out = tempDir();
   const result = runCli(
-    ['ci', '--baseline', 'HEAD', '--track', track, '--backend', 'wasm', '--runs', '2', '--metric', 'steps', `--run-args=${OVERRIDES}`, '--out', tempDir()],
-    240_000,
+    ['ci', '--baseline', 'HEAD', '--track', track, '--backend', 'wasm', '--runs', '3', '--max-runs', '3', '--metric', 'steps', `--run-args=${OVERRIDES}`, '--out', out],
+    300_000,
   );
   assert.equal(result.status, 0, result.stdout + result.stderr);
   assert.match(result.stdout, /✅ no regression/);
   assert.match(result.stdout, /interleaved with the same seeds/);
+  // Same seeds, same code: the steps agree exactly, so the first look rules a 10 % slowdown out.
+  assert.match(result.stdout, /a 10 % slowdown is ruled out/);
+  assert.match(result.stdout, /Paired noise on steps: 0\.0 % after 3 pairs/);
+  assert.match(result.stdout, /\| robust time \(steps × median step\) \|/);
+  assert.match(fs.readFileSync(path.join(out, 'paired-changes.svg'), 'utf8'), /^<svg/);
 });
 
 test('ci: a baseline that is neither a bundle nor a git ref is an error (exit 2)', () => {
-  const result = runCli(['ci', '--baseline', 'no-such-ref-or-file', '--runs', '2']);
+  const result = runCli(['ci', '--baseline', 'no-such-ref-or-file', '--runs', '3']);
   assert.equal(result.status, 2);
   assert.match(result.stderr, /neither an existing bundle path nor a git ref/);
+  const tooFew = runCli(['ci', '--baseline', 'HEAD', '--runs', '2']);
+  assert.equal(tooFew.status, 2);
+  assert.match(tooFew.stderr, /--runs must be at least 3 against a git ref/);
+  const detect = runCli(['ci', '--baseline', 'HEAD', '--detect', '0.01']);
+  assert.equal(detect.status, 2);
+  assert.match(detect.stderr, /--detect \(0.01\) must be above --min-effect \(0.05\)/);
 });

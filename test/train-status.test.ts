@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readEventLog } from '../harness/events.ts';
 import { composeRecipes } from '../harness/recipe.ts';
 import { executeRun } from '../harness/run.ts';
+import { stretch, TEST_SLOWDOWN_ENV, testSlowdownFromEnv } from '../harness/testSlowdown.ts';
 import { microPlan, tempDir } from './utils.ts';
 
 test('reaching the target ends the run as success with time to target on the train clock', async () => {
@@ -72,4 +73,27 @@ test('an abort signal ends the run as aborted and keeps what was measured', asyn
   assert.equal(record.status, 'aborted');
   assert.equal(record.steps, 5);
   assert.equal(readEventLog(record.eventLog).filter((e) => e.key === 'train_loss').length, 5);
+});
+
+test('the test-only slowdown stretches every step inside the clock and makes the run unofficial, noted', async () => {
+  assert.equal(testSlowdownFromEnv({}), 0);
+  assert.equal(testSlowdownFromEnv({ [TEST_SLOWDOWN_ENV]: '0.1' }), 0.1);
+  assert.throws(() => testSlowdownFromEnv({ [TEST_SLOWDOWN_ENV]: 'lots' }), /SPEEDRUN_TEST_SLOWDOWN must be a fraction from 0 to 10/);
+  process.env[TEST_SLOWDOWN_ENV] = '1';
+  let plan;
+  try {
+    plan = await microPlan({ steps: 3, target: 0.01 });
+  } finally {
+    delete process.env[TEST_SLOWDOWN_ENV];
+  }
+  assert.equal(plan.testSlowdown, 1);
+  assert.ok(plan.overrides.includes('test-slowdown=1'));
+  assert.ok(plan.notes.some((n) => /test only: every step made 100 % slower on purpose/.test(n)));
+  const record = await executeRun(plan, { outDir: tempDir() });
+  assert.equal(record.track.official, false);
+  const steps = readEventLog(record.eventLog).filter((e) => e.key === 'train_loss');
+  assert.equal(steps.length, 3);
+  const start = performance.now();
+  stretch(20, 1);
+  assert.ok(performance.now() - start >= 19.5, 'stretch sleeps fraction x the step time');
 });
