@@ -3,7 +3,8 @@
  * this checkout, one after the other, A1 A2 B, where B carries a test-only slowdown (SPEEDRUN_TEST_SLOWDOWN,
  * default 0.1). (A1, A2) is an A/A pair, (A2, B) an A/B pair. It prints the paired noise of each estimate (time,
  * robust time, steps), the sequential rule's verdict on the pairs in the order they were measured, and its
- * false-alarm rate and power on sequences resampled from the measured pairs (with replacement).
+ * false-alarm rate and power on sequences resampled from the measured pairs (with replacement; A/A differences
+ * with random signs, since either run of an A/A pair could have come first).
  *
  *   npm run bench:ci-trials -- --backend native --recipe fused-kernels --pairs 20 [--run-args="--preset micro"]
  *
@@ -89,13 +90,16 @@ function analyse(trials: Trial[], meta: Record<string, unknown>): void {
       }
       return `undecided after ${d.length}`;
     };
-    const resampled = (d: number[]) => {
+    // Resampled sequences, drawn with replacement. For A/A pairs each drawn difference gets a random sign: the two
+    // runs are the same code, so which one came first is arbitrary and d, −d are equally likely (the exact null).
+    const resampled = (d: number[], flipSigns: boolean) => {
       let flagged = 0;
       let pairs = 0;
       for (let r = 0; r < resamples; r++) {
         const seq: number[] = [];
         for (;;) {
-          seq.push(d[Math.floor(random() * d.length)]!);
+          const drawn = d[Math.floor(random() * d.length)]!;
+          seq.push(flipSigns && random() < 0.5 ? -drawn : drawn);
           if (seq.length < design.looks[0]!) continue;
           const look = sequentialLook(seq, design);
           if (look.verdict === 'continue') continue;
@@ -106,8 +110,8 @@ function analyse(trials: Trial[], meta: Record<string, unknown>): void {
       }
       return { rate: flagged / resamples, pairs: pairs / resamples };
     };
-    const fa = resampled(aa);
-    const power = resampled(ab);
+    const fa = resampled(aa, true);
+    const power = resampled(ab, false);
     const meanChange = Math.exp(ab.reduce((a, b) => a + b, 0) / ab.length) - 1;
     process.stdout.write(`| ${metric} | ${pct(std(aa))} | ${meanChange >= 0 ? '+' : ''}${pct(meanChange)} | ${inOrder(aa)} | ${inOrder(ab)} | ${pct(fa.rate)} | ${pct(power.rate)} | ${fa.pairs.toFixed(1)}, ${power.pairs.toFixed(1)} |\n`);
   }

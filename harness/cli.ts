@@ -302,7 +302,7 @@ export async function main(argv: string[]): Promise<number> {
     )
     .command(
       'ci',
-      'regression check: candidate (this checkout) vs baseline (git ref or bundles), interleaved; exit 0 ok, 1 regression, 2 error',
+      'regression check: candidate (this checkout) vs baseline (git ref or bundles), interleaved pairs until decided; exit 0 ok, 1 regression, 2 error, 3 inconclusive',
       (y) =>
         y
           .option('recipe', { alias: 'r', type: 'string', default: 'baseline' })
@@ -513,7 +513,7 @@ export async function main(argv: string[]): Promise<number> {
     )
     .strict()
     .help()
-    .epilogue('Exit codes: 0 target reached, 1 a bug, 2 bad input, 3 target not reached within the budget, 4 diverged, 5 refused (a record, or a bundle that is malformed or does not verify), 130 interrupted (Ctrl-C, SIGTERM, SIGHUP); `ci`: 0 no regression, 1 regression, 2 error.')
+    .epilogue('Exit codes: 0 target reached, 1 a bug, 2 bad input, 3 target not reached within the budget, 4 diverged, 5 refused (a record, or a bundle that is malformed or does not verify), 130 interrupted (Ctrl-C, SIGTERM, SIGHUP); `ci`: 0 no regression, 1 regression, 2 error, 3 inconclusive.')
     .exitProcess(false)
     .fail((message, error) => {
       throw error ?? new UserError(message);

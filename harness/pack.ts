@@ -19,7 +19,7 @@ const APP_FILES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'bin'
 /** Dependencies only the install or the sources path needs (the kit runs dist/, compiled and current). */
 const NOT_AT_RUNTIME = new Set(['tsx', 'esbuild', 'get-tsconfig', 'resolve-pkg-maps', 'typescript']);
 /** Libraries the native addon links that a bare glibc system may lack (glibc's own are always there). */
-const CARRIED_LIBRARIES = /^lib(openblas|gfortran|quadmath)/;
+const CARRIED_LIBRARIES = /^lib(openblas|gfortran|quadmath|dnnl|gomp|OpenCL)\b/;
 
 export interface PackResult {
   archive: string | null;

@@ -18,7 +18,11 @@ export function testSlowdownFromEnv(env: NodeJS.ProcessEnv = process.env): numbe
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
-/** Blocks this thread for fraction × the step's measured time (asleep: the other core's work is not disturbed). */
+/**
+ * Blocks this thread asleep for fraction × the step's measured time. Asleep rather than spinning: a busy loop on
+ * a 2-core machine also slows the backend's own threads (one trial, 2026-12-01: a 10 % spin stretched the run by
+ * 28 %); asleep, 20 trials of 10 % measured +9.7 % in time to target (docs/ci.md "Validation").
+ */
 export function stretch(stepMs: number, fraction: number): void {
   const ms = stepMs * fraction;
   if (ms > 0) Atomics.wait(sleeper, 0, 0, ms);

@@ -110,6 +110,9 @@ void speedrun_register_ngpt_kernels(napi_env env, napi_value exports); /* ngpt.c
 void speedrun_register_elementwise(napi_env env, napi_value exports);   /* elementwise.c */
 void speedrun_register_muon(napi_env env, napi_value exports);          /* muon.c */
 void speedrun_register_heads(napi_env env, napi_value exports);         /* heads.c */
+#ifdef SPEEDRUN_DNNL
+void speedrun_register_int8(napi_env env, napi_value exports);          /* int8.c, with oneDNN */
+#endif
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -123,6 +126,9 @@ static napi_value init(napi_env env, napi_value exports) {
   speedrun_register_elementwise(env, exports);
   speedrun_register_muon(env, exports);
   speedrun_register_heads(env, exports);
+#ifdef SPEEDRUN_DNNL
+  speedrun_register_int8(env, exports);
+#endif
   return exports;
 }
 

@@ -13,14 +13,16 @@ if (!header) {
   console.log(`speedrun: native backend not built (OpenBLAS not found): ${hint}`);
   process.exit(0);
 }
+// oneDNN (Debian's libdnnl-dev) adds the int8 products of the int8 recipe; without it everything else still builds.
+const dnnl = fs.existsSync('/usr/include/oneapi/dnnl/dnnl.h') ? ['--speedrun_dnnl=1'] : [];
 const gyp = [process.env.npm_config_node_gyp, '/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js', '/usr/local/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'].find((f) => f && fs.existsSync(f));
 // Offline machines cannot download Node's headers; use the installed ones when npm is not told where they are.
 const nodedir = !process.env.npm_config_nodedir && fs.existsSync('/usr/include/node/node_api.h') ? ['--nodedir=/usr'] : [];
 const result = gyp
-  ? spawnSync(process.execPath, [gyp, 'rebuild', ...nodedir], { cwd: here, encoding: 'utf8' })
-  : spawnSync('node-gyp', ['rebuild', ...nodedir], { cwd: here, encoding: 'utf8', shell: true });
+  ? spawnSync(process.execPath, [gyp, 'rebuild', ...nodedir, ...dnnl], { cwd: here, encoding: 'utf8' })
+  : spawnSync('node-gyp', ['rebuild', ...nodedir, ...dnnl], { cwd: here, encoding: 'utf8', shell: true });
 if (result.status === 0) {
-  console.log('speedrun: native backend built (OpenBLAS matrix products on the wasm heap): --backend native');
+  console.log(`speedrun: native backend built (OpenBLAS matrix products on the wasm heap${dnnl.length ? ', oneDNN int8 products' : '; int8 products need apt-get install libdnnl-dev'}): --backend native`);
 } else {
   const why = `${result.stderr ?? ''}${result.stdout ?? ''}`.trim().split('\n').filter((l) => /error|ERR/.test(l)).slice(0, 3).join(' | ');
   console.log(`speedrun: native backend not built (${why || 'node-gyp failed'}); ${hint}`);

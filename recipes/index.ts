@@ -8,6 +8,7 @@ import { recipeLabel, type Recipe } from '../harness/recipe.ts';
 import { UserError } from '../harness/errors.ts';
 import { baselineRecipe } from './baseline.ts';
 import { fusedKernelsRecipe } from './fused-kernels/index.ts';
+import { int8Recipe } from './int8/index.ts';
 import { commsBf16Recipe, commsBucketedRecipe, commsOverlapRecipe, commsShardedRecipe } from './comms.ts';
 import { mixedPrecisionRecipe } from './mixedPrecision.ts';
 import { MUON_DEFAULTS, muonRecipe } from './muon/index.ts';
@@ -56,6 +57,11 @@ export const RECIPES: Readonly<Record<string, RecipeEntry>> = {
   wsd: plain(wsdRecipe),
   'fused-kernels': plain(fusedKernelsRecipe),
   'mixed-precision': plain(mixedPrecisionRecipe),
+  int8: {
+    create: (options) => int8Recipe(options),
+    options: { force: 'force=1: int8 even where it is not faster here (accuracy checks)' },
+    schema: z.object({ force: z.literal(1) }).partial().strict(),
+  },
   'comms-bucketed': plain(commsBucketedRecipe),
   'comms-bf16': plain(commsBf16Recipe),
   'comms-overlap': plain(commsOverlapRecipe),

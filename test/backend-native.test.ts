@@ -22,6 +22,17 @@ function unavailable(t: { skip(why: string): void }): boolean {
   return true;
 }
 
+/** The train losses (and the run's notes) of a micro run on a text file that stops at its step budget. */
+function trainLosses(file: string, args: string[]): { losses: number[]; notes: string[] } {
+  const out = tempDir();
+  const result = runCli(['--track', `text:${file}`, '--preset', 'micro', ...args, '--out', out, '-q'], 120_000);
+  assert.equal(result.status, 3, result.stderr);
+  const [runDir] = fs.readdirSync(path.join(out, 'runs'));
+  const losses = fs.readFileSync(path.join(out, 'runs', runDir!, 'events.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"train_loss"')).map((l) => JSON.parse(l).value as number);
+  const notes = (JSON.parse(fs.readFileSync(path.join(out, 'runs', runDir!, 'run.json'), 'utf8')) as RunRecord).notes;
+  return { losses, notes };
+}
+
 /** Runs test/fixtures/<name>.ts in its own process (a backend is per process) and parses its last line as JSON. */
 function fixture<T>(name: string, ...args: string[]): T {
   const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', `${name}.ts`), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
@@ -49,15 +60,8 @@ test('native broadcasting binary ops, axis sums and unary ops agree with TF.js c
 test('native training follows wasm from the same seed, without leaking tensors', (t) => {
   if (unavailable(t)) return;
   const file = fixtureTextFile();
-  const losses = (backend: string) => {
-    const out = tempDir();
-    const result = runCli(['--track', `text:${file}`, '--preset', 'micro', '--backend', backend, '--steps', '10', '--out', out, '-q'], 120_000);
-    assert.equal(result.status, 3, result.stderr);
-    const [runDir] = fs.readdirSync(path.join(out, 'runs'));
-    return fs.readFileSync(path.join(out, 'runs', runDir!, 'events.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"train_loss"')).map((l) => JSON.parse(l).value as number);
-  };
-  const native = losses('native');
-  const wasm = losses('wasm');
+  const native = trainLosses(file, ['--backend', 'native', '--steps', '10']).losses;
+  const wasm = trainLosses(file, ['--backend', 'wasm', '--steps', '10']).losses;
   assert.equal(native.length, 10);
   native.forEach((l, i) => assert.ok(Math.abs(l - wasm[i]!) / wasm[i]! < 1e-5, `step ${i + 1}: native ${l} vs wasm ${wasm[i]}`));
   const { at10, at100 } = fixture<{ at10: number; at100: number }>('native-leaks', file);
@@ -143,4 +147,42 @@ test('asking for native where it is not built is a one-line error naming the apt
   const result = runCli(['--backend', 'native', '--steps', '1']);
   assert.equal(result.status, 2);
   assert.match(result.stderr, /libopenblas-dev/);
+});
+
+/** Whether the addon has oneDNN's int8 products (skips, or fails where .ci/run installed oneDNN). */
+function int8Unavailable(t: { skip(why: string): void }): boolean {
+  if (unavailable(t)) return true;
+  const probe = spawnSync(process.execPath, ['-e', "const a=require('./native/build/Release/speedrun_blas.node');console.log(typeof a.int8Available==='function'?a.int8Available():'absent')"], { cwd: ROOT, encoding: 'utf8' });
+  if (probe.stdout.startsWith('ok')) return false;
+  if (process.env.SPEEDRUN_REQUIRE_INT8 === '1') assert.fail(`int8 products required here: ${probe.stdout.trim()} (apt-get install libdnnl-dev && npm run build:native)`);
+  t.skip(`int8 products not built (${probe.stdout.trim() || probe.stderr.trim()}): apt-get install libdnnl-dev`);
+  return true;
+}
+
+test('native int8 products (oneDNN) stay within the error their scales imply, with straight-through gradients and saturating delayed scaling', (t) => {
+  if (int8Unavailable(t)) return;
+  const { errorOverBound, gradients, saturation, weightMax } = fixture<{ errorOverBound: Record<string, number>; gradients: Record<string, number>; saturation: { first: number; second: number; history: number }; weightMax: number }>('native-int8');
+  assert.ok(weightMax === 127 || weightMax === 63, `weights range ±${weightMax}`);
+  assert.equal(Object.keys(errorOverBound).length, 10);
+  for (const [shape, ratio] of Object.entries(errorOverBound)) assert.ok(ratio <= 1 && ratio > 0, `${shape}: error is ${ratio} of the bound`);
+  assert.equal(Object.keys(gradients).length, 7); // head: forward + 2 gradients; mlp: forward + 3
+  for (const [name, diff] of Object.entries(gradients)) {
+    if (name.endsWith('forward')) assert.ok(diff < 0.05 && diff > 0, `${name}: ${diff}`);
+    else assert.ok(diff < 1e-4, `${name}: ${diff}`);
+  }
+  assert.ok(Math.abs(saturation.first - 1) < 0.01, `the outlier saturates at the history's range: ${saturation.first}`);
+  assert.ok(Math.abs(saturation.second - 4) < 0.05, `then the history holds it: ${saturation.second}`);
+  assert.equal(saturation.history, 4);
+});
+
+test('int8 training follows fused-kernels over 100 micro steps (forward products in int8, within 2 % of the loss)', (t) => {
+  if (int8Unavailable(t)) return;
+  const file = fixtureTextFile();
+  const fp32 = trainLosses(file, ['--backend', 'native', '--recipe', 'fused-kernels', '--steps', '100', '--target', '0.01']);
+  const int8 = trainLosses(file, ['--backend', 'native', '--recipe', 'fused-kernels,int8:force=1', '--steps', '100', '--target', '0.01']);
+  assert.match(int8.notes.join(' '), /head \d+×\d+×\d+ᵀ: int8 [\d.]+x the fp32 product here, int8; MLP down projection \d+×\d+×\d+: int8 [\d.]+x/);
+  const tail = (xs: number[]) => xs.slice(-10).reduce((a, b) => a + b, 0) / 10;
+  assert.equal(int8.losses.length, 100);
+  assert.notDeepEqual(int8.losses, fp32.losses, 'int8 ran');
+  assert.ok(Math.abs(tail(int8.losses) - tail(fp32.losses)) / tail(fp32.losses) < 0.02, `last 10 steps: int8 ${tail(int8.losses)} vs fp32 ${tail(fp32.losses)}`);
 });

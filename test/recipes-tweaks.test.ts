@@ -10,6 +10,7 @@ import { executeRun } from '../harness/run.ts';
 import { resolveRecipes } from '../recipes/index.ts';
 import { applyRotary, rotaryTables } from '../recipes/rotary.ts';
 import { isOutputProjection } from '../recipes/zeroInit.ts';
+import { AmaxHistory, int8ErrorBound, scaleFor } from '../recipes/int8/scaling.ts';
 import { microPlan, tempDir } from './utils.ts';
 
 const cfg = { vocabSize: 17, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 16 };
@@ -85,4 +86,23 @@ test('all tweaks compose and train without diverging; refused pairs say why', as
   assert.deepEqual(record.recipes, ['rotary', 'qk-norm', 'relu2', 'softcap', 'zero-init', 'untied-head', 'wsd']);
   const ngpt = { name: 'ngpt', description: 'stand-in for the nGPT recipe', source: 'test' };
   assert.throws(() => composeRecipes([ngpt, ...resolveRecipes('zero-init')]), /'zero-init' and 'ngpt' cannot be combined: nGPT normalizes every matrix/);
+});
+
+test('int8 without its kernel (any backend but native with oneDNN) says so and changes nothing; its delayed scaling keeps a window', async () => {
+  const backend = await useBackend('cpu');
+  const composed = composeRecipes(resolveRecipes('int8'));
+  assert.match(composed.notes(backend).join(' '), /int8: no int8 products on backend cpu .*this run is the same as without the recipe/);
+  const parts = composed.parts(defaultParts);
+  assert.equal(parts.mlp, defaultParts.mlp);
+  assert.equal(parts.logits, defaultParts.logits);
+  const history = new AmaxHistory(3);
+  assert.equal(history.scale(), null);
+  for (const amax of [2, 8, Number.NaN, 4, 1, 0.5]) history.record(amax);
+  assert.equal(history.size, 3, 'NaN is skipped, the oldest values leave');
+  assert.equal(history.max(), 4);
+  assert.equal(history.scale(), 127 / 4);
+  assert.equal(scaleFor(0), 1);
+  // Half a quantization step per operand, summed over the inner dimension.
+  assert.equal(int8ErrorBound(10, 1, 1, 127, 127), 10 * (0.5 / 127 + 0.5 / 127 + 0.25 / 127 ** 2));
+  assert.throws(() => resolveRecipes('int8:force=2'), /force/);
 });

@@ -50,6 +50,11 @@ export function chooseCoreType(): void {
 export function loadNativeBlas(threads: number): NativeBlas {
   if (!loaded) {
     chooseCoreType();
+    // oneDNN's OpenMP threads (int8 products) spin after each call (libgomp's default: 300,000 turns) and take
+    // the cores OpenBLAS and wasm's threads need next: nano steps with int8 products ran 1.35x the fp32 step
+    // spinning so long, 0.96x never spinning (each call then waits for its threads to wake), 0.91x spinning
+    // 10,000 turns (one run each, 2026-12-01, AMD EPYC Zen 3). libgomp reads it when the addon loads it.
+    if (process.env.OMP_WAIT_POLICY === undefined) process.env.GOMP_SPINCOUNT ??= '10000';
     loaded = require(ADDON_PATH) as NativeBlas;
   }
   loaded.setThreads(threads);

@@ -66,6 +66,21 @@ export interface HeadKernelAddon {
   rmsNormBackward(heap: Uint8Array, dy: number, y: number, r: number, dx: number, rows: number, width: number): void;
 }
 
+/** native/int8.c (built with oneDNN): a product in 8-bit integers, both operands quantized in the call. */
+export interface Int8KernelAddon {
+  int8Linear(heap: Uint8Array, x: number, w: number, out: number, amax: number, rows: number, inner: number, cols: number, wTransposed: number, scaleX: number, scaleW: number): void;
+  int8Available(): string;
+  /** 127 where the CPU has VNNI, else 63 (7-bit weights: see native/int8.c). */
+  int8WeightMax(): number;
+}
+
+let int8WeightMax: number | null = null;
+/** The weights' int8 range on this CPU (127 or 63), or null where the int8 kernel is not registered. */
+export const int8WeightRange = (): number | null => int8WeightMax;
+
+/** Inputs x [rows, inner] and w [inner, cols] (or [cols, inner] with attr transposed = 1); outputs x·w and [amax(x), amax(w)]. */
+export const INT8_LINEAR = 'SpeedrunInt8Linear';
+
 export const ROTARY = 'SpeedrunRotary';
 export const RMS_NORM = { forward: 'SpeedrunRmsNorm', backward: 'SpeedrunRmsNormGrad' } as const;
 
@@ -132,13 +147,14 @@ function withScratch<T>(b: WasmBackendLike, bytes: number, body: (scratch: numbe
   }
 }
 
-export function registerNativeKernels(addon: NativeBlas & Partial<NativeKernelAddon> & Partial<NgptKernelAddon> & Partial<MuonKernelAddon> & Partial<HeadKernelAddon>): void {
+export function registerNativeKernels(addon: NativeBlas & Partial<NativeKernelAddon> & Partial<NgptKernelAddon> & Partial<MuonKernelAddon> & Partial<HeadKernelAddon> & Partial<Int8KernelAddon>): void {
   // An addon built before the kernels existed (matmuls only), or before the residual + norm kernel: nothing fused.
   if (typeof addon.adamW !== 'function' || typeof addon.addLayerNormForward !== 'function') return;
   const native = addon as NativeKernelAddon;
   if (typeof addon.ngptResidualForward === 'function') registerNgptKernels(addon as NgptKernelAddon);
   if (typeof addon.muonUpdate === 'function') registerMuonKernel(addon as MuonKernelAddon);
   if (typeof addon.rmsNormForward === 'function') registerHeadKernels(addon as HeadKernelAddon);
+  if (typeof addon.int8Linear === 'function' && addon.int8Available?.().startsWith('ok')) registerInt8Kernel(addon as Int8KernelAddon);
   register(FUSED.layerNorm, (b, { x, gain }, attrs) => {
     const [rows, width] = x!.shape as [number, number];
     const [y, xhat, rstd] = [b.makeOutput([rows, width], 'float32'), b.makeOutput([rows, width], 'float32'), b.makeOutput([rows, 1], 'float32')];
@@ -286,6 +302,18 @@ function registerMuonKernel(native: MuonKernelAddon): void {
       native.muonUpdate(b.wasm.HEAPU8, offset(b, p), offset(b, g), offset(b, buffer), offset(b, pOut), offset(b, bufferOut), scratch, rows, cols, num(attrs, 'mu'), num(attrs, 'lrScale'), num(attrs, 'steps')),
     );
     return [pOut, bufferOut];
+  });
+}
+
+function registerInt8Kernel(native: Int8KernelAddon): void {
+  int8WeightMax = native.int8WeightMax();
+  register(INT8_LINEAR, (b, { x, w }, attrs) => {
+    const [rows, inner] = x!.shape as [number, number];
+    const transposed = num(attrs, 'transposed');
+    const cols = w!.shape[transposed ? 0 : 1]!;
+    const [out, amax] = [b.makeOutput([rows, cols], 'float32'), b.makeOutput([2], 'float32')];
+    native.int8Linear(b.wasm.HEAPU8, offset(b, x), offset(b, w), offset(b, out), offset(b, amax), rows, inner, cols, transposed, num(attrs, 'scaleX'), num(attrs, 'scaleW'));
+    return [out, amax];
   });
 }
 
