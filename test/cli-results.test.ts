@@ -140,7 +140,8 @@ test('ci: the same code against git HEAD, interleaved with the same seeds, is no
   if (!fs.existsSync(path.join(ROOT, '.git'))) return t.skip('not a git checkout');
   const out = tempDir();
   const result = runCli(
-    ['ci', '--baseline', 'HEAD', '--track', track, '--backend', 'wasm', '--runs', '3', '--max-runs', '3', '--metric', 'steps', `--run-args=${OVERRIDES}`, '--out', out],
+    // The shortest runs that still train (one evaluation after the start): six of them, three pairs.
+    ['ci', '--baseline', 'HEAD', '--track', track, '--backend', 'wasm', '--runs', '3', '--max-runs', '3', '--metric', 'steps', '--run-args=--preset micro --target 3.0 --steps 50', '--out', out],
     300_000,
   );
   assert.equal(result.status, 0, result.stdout + result.stderr);
