@@ -109,26 +109,33 @@ export function robustTime(stepMs: readonly number[], stepsToTarget: number | nu
   return stepsToTarget * median(stepMs.slice(0, stepsToTarget));
 }
 
-/** The step times of a run's event log (events.jsonl, one JSON event a line), in step order; [] when unreadable. */
-export function stepTimesOf(lines: Iterable<string>): number[] {
+/** The step times of parsed events, in step order; [] when a step is missing or its time is not a number. */
+export function stepTimesOfEvents(events: Iterable<unknown>): number[] {
   const times: number[] = [];
-  for (const raw of lines) {
-    const line = raw.startsWith(':::MLLOG ') ? raw.slice(9) : raw;
-    if (!line.includes('"train_loss"')) continue;
-    let event: unknown;
-    try {
-      event = JSON.parse(line);
-    } catch {
-      return [];
-    }
-    const e = event as { key?: unknown; metadata?: { step?: unknown; step_ms?: unknown } };
-    if (e.key !== 'train_loss') continue;
+  for (const event of events) {
+    const e = event as { key?: unknown; metadata?: { step?: unknown; step_ms?: unknown } } | null;
+    if (e?.key !== 'train_loss') continue;
     const step = e.metadata?.step;
     const ms = e.metadata?.step_ms;
     if (typeof step !== 'number' || typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || step !== times.length + 1) return [];
     times.push(ms);
   }
   return times;
+}
+
+/** The step times of a run's event log (events.jsonl, one JSON event a line, MLLOG-prefixed or not); [] when unreadable. */
+export function stepTimesOf(lines: Iterable<string>): number[] {
+  const events: unknown[] = [];
+  for (const raw of lines) {
+    const line = raw.startsWith(':::MLLOG ') ? raw.slice(9) : raw;
+    if (!line.includes('"train_loss"')) continue;
+    try {
+      events.push(JSON.parse(line));
+    } catch {
+      return [];
+    }
+  }
+  return stepTimesOfEvents(events);
 }
 
 const toMeasured = (r: Pick<RunRecord, 'runId' | 'status' | 'timeToTargetMs' | 'stepsToTarget' | 'trainTimeMs' | 'config'>, stepMs: readonly number[]): MeasuredRun => ({
@@ -281,7 +288,7 @@ export function runCi(ciRequest: CiRequest): CiReport {
     if (files.length < 2) throw new UserError(`ci: baseline ${request.baseline} holds ${files.length} bundle(s); at least 2 are needed`);
     const baselineRuns = files.map((file) => {
       const bundle = readVerifiedBundle(file);
-      const stepMs = stepTimesOf(bundle.events.map((e) => JSON.stringify(e)));
+      const stepMs = stepTimesOfEvents(bundle.events); // verified already: no second parse
       return { bundle, run: toMeasured(bundle.run, stepMs) };
     });
     // Like with like: the candidate runs on the engine the baseline ran on.
