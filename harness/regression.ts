@@ -58,6 +58,16 @@ export function compareRuns(candidate: readonly number[], baseline: readonly num
   return { verdict: significant && large ? 'regression' : 'no-regression', ratio, pValue, paired, reason };
 }
 
+/** Standard normal draws from a seeded uniform source (Box-Muller), for both simulations. */
+function seededNormal(seed: number): () => number {
+  const random = seedrandom(String(seed));
+  return () => {
+    const u = 1 - random();
+    const v = random();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  };
+}
+
 export interface SimulationInput {
   /** Run-to-run noise of one measurement, as a coefficient of variation (log-normal). */
   noiseCv: number;
@@ -72,13 +82,7 @@ export interface SimulationInput {
 
 /** Fraction of simulated trials flagged as regressions: the false-alarm rate for A/A, the power for A/B. */
 export function simulateDecisionRule(input: SimulationInput): number {
-  const random = seedrandom(String(input.seed));
-  const normal = (): number => {
-    // Box-Muller on a seeded uniform source.
-    const u = 1 - random();
-    const v = random();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-  };
+  const normal = seededNormal(input.seed);
   const sigma = Math.sqrt(Math.log(1 + input.noiseCv ** 2));
   const sample = (scale: number) => Array.from({ length: input.runs }, () => scale * Math.exp(sigma * normal()));
   let flagged = 0;
@@ -231,8 +235,7 @@ export interface SequentialSimulation {
 
 /** The sequential rule on simulated log-normal pairs: its false alarms (slowdown 0) and power (slowdown 0.1). */
 export function simulateSequential(input: Omit<SimulationInput, 'runs' | 'paired' | 'options'> & { design: SequentialDesign }): SequentialSimulation {
-  const random = seedrandom(String(input.seed));
-  const normal = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const normal = seededNormal(input.seed);
   const sigma = Math.sqrt(Math.log(1 + input.noiseCv ** 2));
   const shift = Math.log(1 + input.slowdown);
   const counts = { regression: 0, 'no-regression': 0, inconclusive: 0 };
