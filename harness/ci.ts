@@ -442,3 +442,31 @@ export function pairedChangesSpec(report: CiReport): TopLevelSpec | null {
     ],
   };
 }
+
+/** `ci --suite`: the check on each workload, verdicts combined. */
+export interface CiSuiteReport {
+  verdict: CiReport['verdict'];
+  /** The false-alarm rate each workload's check ran at: alpha / workloads (Bonferroni), so the suite's stays alpha. */
+  alphaPerWorkload: number;
+  reports: CiReport[];
+}
+
+/**
+ * The regression check on every public workload of the suite: a regression on any one is a regression; otherwise
+ * any inconclusive one makes the suite inconclusive. Each check spends alpha / W, so the suite's false-alarm rate
+ * stays at most alpha (a single workload's beta and power are unchanged).
+ */
+export function runCiSuite(request: Omit<CiRequest, 'track'>, tracks: readonly string[]): CiSuiteReport {
+  const alphaPerWorkload = request.decision.alpha / tracks.length;
+  const reports = tracks.map((track) => {
+    request.log?.(`suite workload ${track} (alpha ${alphaPerWorkload.toPrecision(3)})`);
+    return runCi({ ...request, track, decision: { ...request.decision, alpha: alphaPerWorkload }, outDir: `${request.outDir}/${track.replace(/[^a-zA-Z0-9-]+/g, '_')}` });
+  });
+  return { verdict: combineVerdicts(reports.map((r) => r.verdict)), alphaPerWorkload, reports };
+}
+
+export function combineVerdicts(verdicts: readonly CiReport['verdict'][]): CiReport['verdict'] {
+  if (verdicts.includes('regression')) return 'regression';
+  if (verdicts.includes('inconclusive')) return 'inconclusive';
+  return 'no-regression';
+}

@@ -12,7 +12,7 @@ import { asUserError, CI_EXIT, EXIT, UserError } from './errors.ts';
 import { prepareShards } from './data/prepare.ts';
 import { defaultResultsDir, executeRun, resolveRun, type RunRecord, type RunRequest } from './run.ts';
 import { formatSeedsSummary, formatSummary, progressObserver } from './progress.ts';
-import { CI_METRICS, ciBenchmarkJson, ciMarkdown, DEFAULT_CI_MAX_RUNS, DEFAULT_CI_METRIC, DEFAULT_CI_RUNS, pairedChangesSpec, runCi } from './ci.ts';
+import { CI_METRICS, ciBenchmarkJson, ciMarkdown, DEFAULT_CI_MAX_RUNS, DEFAULT_CI_METRIC, DEFAULT_CI_RUNS, pairedChangesSpec, runCi, runCiSuite } from './ci.ts';
 import { DEFAULT_SEQUENTIAL } from './regression.ts';
 import { importResults } from './importResults.ts';
 import { currentRecordWithTimes, submitRuns } from './submitRecord.ts';
@@ -26,6 +26,8 @@ import * as path from 'node:path';
 import { BUILTIN_TRACKS, resolveTrack, trackId } from './tracks.ts';
 import { RECIPES, resolveRecipes } from '../recipes/index.ts';
 import { composeRecipes } from './recipe.ts';
+import { HELDOUT_FAMILY, REFERENCE_STEPS } from './heldout.ts';
+import { SUITE_WORKLOADS } from './suiteWorkloads.ts';
 
 export const STATUS_EXIT: Record<RunRecord['status'], number> = {
   success: EXIT.success,
@@ -166,6 +168,10 @@ function listCommand(): number {
   for (const t of BUILTIN_TRACKS) {
     out.push(`  ${trackId(t).padEnd(16)} ${t.description}; preset ${t.preset}, batch ${t.batchSize}, target ${t.target}, eval every ${t.evalInterval} steps on ${t.evalTokens} tokens`);
   }
+  out.push(`  ${'heldout:<seed>'.padEnd(16)} a held-out variant of brown-char drawn from the seed (${HELDOUT_FAMILY}); target set by \`speedrun suite\` (unofficial)`);
+  out.push('', 'Suite (speedrun suite):');
+  for (const w of SUITE_WORKLOADS) out.push(`  ${w.scale.padEnd(16)} ${w.track}`);
+  out.push(`  ${'held-out'.padEnd(16)} heldout:<seed>, target = a baseline's validation loss after ${REFERENCE_STEPS} steps on it`);
   out.push(`  ${'text:<file>'.padEnd(16)} any UTF-8 text, char level, first 90% train / last 10% val (unofficial)`);
   out.push(`  ${'shards:<dir>'.padEnd(16)} modded-nanogpt .bin GPT-2 token shards (*_train_*.bin, *_val_*.bin) (unofficial)`);
   out.push('', 'Model presets:');
@@ -321,13 +327,13 @@ export async function main(argv: string[]): Promise<number> {
           .option('out', { type: 'string', describe: 'where the runs go (default <results>/ci/<timestamp>)' })
           .option('markdown', { type: 'string', describe: 'also write the Markdown summary here' })
           .option('json', { type: 'string', describe: 'write the full report as JSON here' })
-          .option('benchmark-json', { type: 'string', describe: "write github-action-benchmark's customSmallerIsBetter JSON here" }),
+          .option('benchmark-json', { type: 'string', describe: "write github-action-benchmark's customSmallerIsBetter JSON here" })
+          .option('suite', { type: 'boolean', default: false, describe: "check every public workload of the suite (a regression on any is a regression; alpha split among them); --track is ignored" }),
       async (args) => {
         try {
           const outDir = path.resolve(args.out ?? path.join(defaultResultsDir(), 'ci', new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')));
-          const report = runCi({
+          const request = {
             recipe: args.recipe,
-            track: args.track,
             backend: args.backend,
             baseline: args.baseline,
             runs: args.runs,
@@ -337,8 +343,20 @@ export async function main(argv: string[]): Promise<number> {
             decision: { alpha: args.alpha, minEffect: args['min-effect'], detect: args.detect, beta: args.beta },
             runArgs: args['run-args'].split(/\s+/).filter((a) => a.length > 0),
             outDir,
-            log: (line) => process.stderr.write(`ci: ${line}\n`),
-          });
+            log: (line: string) => process.stderr.write(`ci: ${line}\n`),
+          };
+          if (args.suite) {
+            const suite = runCiSuite(request, SUITE_WORKLOADS.map((w) => w.track));
+            const markdown = [`# speedrun ci --suite: ${suite.verdict}`, '', `${suite.reports.length} workloads, alpha ${suite.alphaPerWorkload.toPrecision(3)} each (Bonferroni).`, '', ...suite.reports.map((r) => ciMarkdown(r))].join('\n');
+            process.stdout.write(markdown);
+            if (args.markdown) fs.writeFileSync(args.markdown, markdown);
+            if (process.env.GITHUB_STEP_SUMMARY) fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, markdown);
+            if (args.json) fs.writeFileSync(args.json, `${JSON.stringify(suite, null, 2)}\n`);
+            if (args['benchmark-json']) fs.writeFileSync(args['benchmark-json'], `${JSON.stringify(suite.reports.flatMap((r) => ciBenchmarkJson(r)), null, 2)}\n`);
+            exitCode = suite.verdict === 'regression' ? CI_EXIT.regression : suite.verdict === 'inconclusive' ? CI_EXIT.inconclusive : CI_EXIT.noRegression;
+            return;
+          }
+          const report = runCi({ ...request, track: args.track });
           const plotSpec = pairedChangesSpec(report);
           const plotFile = plotSpec ? path.join(outDir, 'paired-changes.svg') : undefined;
           if (plotSpec && plotFile) fs.writeFileSync(plotFile, await (await import('./leaderboard/charts.ts')).renderSvg(plotSpec));
@@ -477,6 +495,49 @@ export async function main(argv: string[]): Promise<number> {
           const c = await calibrate({ backend: args.backend as BackendRequest, threads: args.threads }, store);
           const before = c.previous ? ` (was ${formatFlops(c.previous.flopsPerSec, 'FLOP/s')})` : '';
           process.stdout.write(`peak of ${c.backend} on ${c.hardwareClass}: ${formatFlops(c.peak.flopsPerSec, 'FLOP/s')} (${c.peak.method})${before}; stored for later runs\n`);
+          exitCode = EXIT.success;
+        });
+      },
+    )
+    .command(
+      'suite',
+      'judge recipe sets on every workload of the suite (three scales and a held-out variant), interleaved with baseline: a table, AlgoPerf\'s score and a verdict on transfer',
+      (y) =>
+        y
+          .option('recipe', { alias: 'r', type: 'string', array: true, demandOption: true, describe: 'a recipe set to judge (a,b,c); repeat for several, baseline runs beside them once' })
+          .option('backend', { alias: 'b', type: 'string', default: 'auto' })
+          .option('seeds', { coerce: numberFlag('seeds'), default: 1, describe: 'seeds per workload and recipe set (first-seed, first-seed+1, ...)' })
+          .option('first-seed', { coerce: numberFlag('first-seed'), default: 0 })
+          .option('heldout-seed', { coerce: numberFlag('heldout-seed'), describe: 'the held-out variant\'s draw (default: random, printed and recorded)' })
+          .option('no-heldout', { type: 'boolean', default: false, describe: 'public workloads only' })
+          .option('workload', { type: 'string', array: true, describe: 'only these public workloads (default: all)' })
+          .option('threads', { coerce: numberFlag('threads') })
+          .option('out', { type: 'string' })
+          .option('db', { type: 'string' })
+          .option('quiet', { alias: 'q', type: 'boolean', default: false }),
+      async (args) => {
+        const { runSuite, formatSuite } = await import('./suite.ts');
+        await withStore(args.db, args.out, async (store) => {
+          const report = await runSuite(
+            {
+              recipeSets: args.recipe,
+              backend: args.backend as BackendRequest,
+              seeds: args.seeds,
+              firstSeed: args['first-seed'],
+              heldoutSeed: args['no-heldout'] ? null : args['heldout-seed'],
+              threads: args.threads,
+              outDir: args.out,
+              workloads: args.workload,
+            },
+            (request) => runOne(request, args.quiet, store),
+            store,
+            (line) => process.stderr.write(`suite: ${line}\n`),
+          );
+          const dir = path.join(args.out ?? defaultResultsDir(), 'suites');
+          fs.mkdirSync(dir, { recursive: true });
+          const file = path.join(dir, `${report.suiteId}.json`);
+          fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+          process.stdout.write(`${formatSuite(report)}report: ${file}\n`);
           exitCode = EXIT.success;
         });
       },

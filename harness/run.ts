@@ -120,8 +120,8 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
   if (request.preset !== undefined && !isPreset(request.preset)) {
     throw new UserError(`unknown preset '${request.preset}' (choose one of: ${Object.keys(MODEL_PRESETS).join(', ')})`);
   }
-  const presetName = (request.preset as ModelPresetName | undefined) ?? track.preset;
-  const preset = MODEL_PRESETS[presetName];
+  const presetName = request.preset ?? track.preset;
+  const shape = request.preset !== undefined ? MODEL_PRESETS[request.preset as ModelPresetName] : track.model;
   const data = loadTrackData(request.track);
 
   const overrides: string[] = [];
@@ -133,11 +133,11 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
   if (testSlowdown > 0) overrides.push(`test-slowdown=${testSlowdown}`);
 
   const base: RunConfig = {
-    model: { vocabSize: data.vocabSize, blockSize: preset.blockSize, nLayer: preset.nLayer, nHead: preset.nHead, nEmbd: preset.nEmbd },
+    model: { vocabSize: data.vocabSize, blockSize: shape.blockSize, nLayer: shape.nLayer, nHead: shape.nHead, nEmbd: shape.nEmbd },
     train: {
       ...DEFAULT_TRAIN,
       seed: request.seed,
-      batchSize: presetName === track.preset ? track.batchSize : preset.batchSize,
+      batchSize: presetName === track.preset ? track.batchSize : MODEL_PRESETS[request.preset as ModelPresetName].batchSize,
       evalInterval: track.evalInterval,
       evalTokens: track.evalTokens,
       target: track.target,
@@ -145,7 +145,9 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
       maxTimeMs: track.maxTimeMs,
     },
   };
-  const tuned = recipes.config(base);
+  const recipeTuned = recipes.config(base);
+  // A held-out variant's learning-rate multiplier applies to whatever rate the recipes chose (AdamW's; Muon's own stays).
+  const tuned = { ...recipeTuned, train: { ...recipeTuned.train, lr: recipeTuned.train.lr * track.lrScale, minLr: recipeTuned.train.minLr * track.lrScale } };
   const lr = request.lr ?? tuned.train.lr;
   const accum = request.gradAccum ?? 1;
   const globalBatch = tuned.train.batchSize * tuned.train.gradAccumSteps;

@@ -81,3 +81,35 @@ export interface TimeSummary {
 export function summarizeTimes(timesMs: readonly number[]): TimeSummary {
   return { n: timesMs.length, meanMs: mean(timesMs), stdMs: std(timesMs), olympicMeanMs: olympicMean(timesMs), medianMs: median(timesMs) };
 }
+
+/**
+ * Performance profiles (Dolan and Moré 2002), as AlgoPerf scores training algorithms: per workload w, the ratio
+ * r = t / t_best of each submission's time to the best time there (Infinity for a miss); ρ(τ) = the share of
+ * workloads with r ≤ τ. `times[s][w]` is submission s's time on workload w (null or Infinity: target missed).
+ */
+export function performanceRatios(times: readonly (readonly (number | null)[])[]): number[][] {
+  const workloads = times[0]?.length ?? 0;
+  const best = Array.from({ length: workloads }, (_, w) => Math.min(...times.map((row) => row[w] ?? Infinity)));
+  return times.map((row) => row.map((t, w) => (t === null || !Number.isFinite(t) || !Number.isFinite(best[w]!) ? Infinity : t / best[w]!)));
+}
+
+/** ρ(τ) for one submission's ratios. */
+export function profileAt(ratios: readonly number[], tau: number): number {
+  return ratios.length === 0 ? 0 : ratios.filter((r) => r <= tau).length / ratios.length;
+}
+
+/**
+ * AlgoPerf's score: ∫₁^τmax ρ(τ) dτ / (τmax − 1), τmax = 4. ρ is a step function, so the integral is exact: each
+ * workload with ratio r ≤ τmax adds (τmax − r) / (τmax − 1) / W; a miss (or r > τmax) adds nothing. 1 = best everywhere.
+ */
+export function profileScore(ratios: readonly number[], tauMax = 4): number {
+  if (ratios.length === 0) return 0;
+  return ratios.reduce((sum, r) => sum + (r <= tauMax ? (tauMax - Math.max(r, 1)) / (tauMax - 1) : 0), 0) / ratios.length;
+}
+
+/** The geometric mean (0 if any value is 0; Infinity if any is Infinity). */
+export function geometricMean(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  if (xs.some((x) => x === 0)) return 0;
+  return Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
+}

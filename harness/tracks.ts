@@ -3,19 +3,25 @@
  * the batch, the evaluation protocol and the target; its identity is `name@version` plus a hash of its data.
  * Changing any of these for a named track means a new version.
  */
-import { MODEL_PRESETS, type ModelPresetName } from './config.ts';
+import { MODEL_PRESETS, type ModelPreset } from './config.ts';
 import { UserError } from './errors.ts';
 import { loadBrownSplit } from './data/brown.ts';
+import { drawHeldout, parseHeldoutSpec } from './heldout.ts';
 import { charTokenData, readTextFile, splitText } from './data/charText.ts';
 import { loadShardDir } from './data/shards.ts';
 import { gpt2Decode } from './data/prepare.ts';
 import type { TokenData } from './data/tokens.ts';
 
+/** A model's shape without its batch: what a track trains. */
+export type ModelShape = Omit<ModelPreset, 'batchSize'>;
+
 export interface Track {
   name: string;
   version: number;
   description: string;
-  preset: ModelPresetName;
+  /** The shape's name: a preset's (`nano`) or the track's own. */
+  preset: string;
+  model: ModelShape;
   batchSize: number;
   evalInterval: number; // optimizer steps between evaluations
   evalTokens: number; // fixed validation tokens per evaluation
@@ -24,14 +30,19 @@ export interface Track {
   maxTimeMs: number; // default train-clock budget (0 = none)
   /** true for built-in tracks with a calibrated target; ad-hoc text/shard tracks are never official. */
   calibrated: boolean;
+  /** Multiplies the default peak learning rate (held-out variants draw it); 1 for the public tracks. */
+  lrScale: number;
   load(): TokenData;
 }
 
 export const trackId = (track: Pick<Track, 'name' | 'version'>): string => `${track.name}@${track.version}`;
 
 /** The char-level evaluation protocol and budget shared by brown-char and text:<file>. */
+const { batchSize: _nanoBatch, ...NANO_SHAPE } = MODEL_PRESETS.nano;
 const CHAR_PROTOCOL = {
   preset: 'nano',
+  model: NANO_SHAPE,
+  lrScale: 1,
   batchSize: MODEL_PRESETS.nano.batchSize,
   evalInterval: 50,
   evalTokens: 16384,
@@ -51,7 +62,37 @@ const brownChar: Track = {
   load: () => charTokenData(loadBrownSplit()),
 };
 
-export const BUILTIN_TRACKS: readonly Track[] = [brownChar];
+// The suite's larger scales (harness/suite.ts). Targets calibrated on 2026-12-01 (docs/suite.md): baseline on
+// native reached each with every one of seeds 0-4. Frozen: any change is a new version.
+const brownCharWide: Track = {
+  name: 'brown-char-wide',
+  version: 1,
+  description: 'brown-char data; a wider model with twice the context (4 layers, width 256, context 128)',
+  ...CHAR_PROTOCOL,
+  preset: 'char-wide',
+  model: { nLayer: 4, nHead: 4, nEmbd: 256, blockSize: 128 },
+  batchSize: 6,
+  evalTokens: 8192,
+  target: 2.2,
+  calibrated: true,
+  load: () => charTokenData(loadBrownSplit()),
+};
+
+const brownCharLarge: Track = {
+  name: 'brown-char-large',
+  version: 1,
+  description: 'brown-char data; a model three times as wide (4 layers, width 384, context 64), batch 4',
+  ...CHAR_PROTOCOL,
+  preset: 'char-large',
+  model: { nLayer: 4, nHead: 6, nEmbd: 384, blockSize: 64 },
+  batchSize: 4,
+  evalTokens: 8192,
+  target: 2.2,
+  calibrated: true,
+  load: () => charTokenData(loadBrownSplit()),
+};
+
+export const BUILTIN_TRACKS: readonly Track[] = [brownChar, brownCharWide, brownCharLarge];
 
 /** The track without its loader: what a plan or a record carries. */
 export function trackInfo(track: Track): Omit<Track, 'load'> {
@@ -68,8 +109,9 @@ export function loadTrackData(spec: string): TokenData {
   return lastLoaded.data;
 }
 
-/** Resolves `brown-char`, `text:<file>` or `shards:<dir>`. */
+/** Resolves `brown-char`, `heldout:<seed>`, `text:<file>` or `shards:<dir>`. */
 export function resolveTrack(spec: string): Track {
+  if (spec.startsWith('heldout:')) return heldoutTrack(spec);
   if (spec.startsWith('text:')) {
     const file = spec.slice('text:'.length);
     if (!file) throw new UserError('track text:<file> needs a file path');
@@ -91,6 +133,8 @@ export function resolveTrack(spec: string): Track {
       version: 1,
       description: `GPT-2 token shards in ${dir} (modded-nanogpt .bin format)`,
       preset: 'nano',
+      model: NANO_SHAPE,
+      lrScale: 1,
       batchSize: MODEL_PRESETS.nano.batchSize,
       evalInterval: 100,
       evalTokens: 65536,
@@ -110,4 +154,27 @@ export function resolveTrack(spec: string): Track {
     throw new UserError(`track ${name} has version ${track.version}, not ${version}`);
   }
   return track;
+}
+
+/**
+ * A held-out variant of brown-char (harness/heldout.ts): its shape and learning-rate multiplier drawn from the
+ * seed. Never calibrated: its target is the loss a baseline reaches after a fixed number of steps, measured in the
+ * same suite run and passed as --target.
+ */
+function heldoutTrack(spec: string): Track {
+  const variant = drawHeldout(parseHeldoutSpec(spec));
+  return {
+    name: spec,
+    version: 1,
+    description: `held-out variant of brown-char (${variant.label}); target relative to a baseline reference run`,
+    ...CHAR_PROTOCOL,
+    preset: `heldout-${variant.seed}`,
+    model: variant.model,
+    batchSize: variant.batchSize,
+    lrScale: variant.lrScale,
+    target: 2.46, // replaced by the suite's reference loss
+    maxSteps: 4000,
+    calibrated: false,
+    load: () => charTokenData(loadBrownSplit()),
+  };
 }

@@ -4,7 +4,8 @@
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { RecordView, TrackView } from './model.ts';
+import type { RecordView, SuiteView, TrackView } from './model.ts';
+import { profileAt } from '../stats.ts';
 
 const FONT = { font: 'system-ui, -apple-system, Segoe UI, sans-serif', labelFontSize: 11, titleFontSize: 12 };
 const CONFIG = { axis: FONT, legend: FONT, view: { stroke: null }, background: 'white' };
@@ -168,4 +169,52 @@ export function computeSpec(track: TrackView): TopLevelSpec | null {
     });
   }
   return { hconcat: panels } as TopLevelSpec;
+}
+
+/** AlgoPerf's performance profiles: ρ(τ), the share of workloads within τ of the best, per recipe set, τ from 1 to 4. */
+export function profileCurvesSpec(suite: SuiteView): TopLevelSpec | null {
+  if (suite.ratios.length === 0) return null;
+  const taus = Array.from({ length: 61 }, (_, i) => 1 + i * 0.05);
+  const values = suite.ratios.flatMap(({ recipes, ratios }) => taus.map((tau) => ({ recipes, tau, rho: profileAt(ratios, tau) })));
+  return {
+    width: 420,
+    height: 220,
+    data: { values },
+    mark: { type: 'line', interpolate: 'step-after' },
+    encoding: {
+      x: { field: 'tau', type: 'quantitative', title: 'τ (time ÷ best time)', scale: { domain: [1, 4] } },
+      y: { field: 'rho', type: 'quantitative', title: 'ρ(τ): share of workloads', scale: { domain: [0, 1] } },
+      color: { field: 'recipes', type: 'nominal', title: 'recipes', legend: { orient: 'bottom', labelLimit: 400 } },
+    },
+  };
+}
+
+/** Transfer at a glance: each recipe set's time speedup over baseline against the workload's model FLOPs per token. */
+export function speedupByScaleSpec(suite: SuiteView): TopLevelSpec | null {
+  const values = suite.report.summaries
+    .filter((s) => s.recipes !== 'baseline')
+    .flatMap((s) =>
+      s.perWorkload.flatMap((p, i) => {
+        const w = suite.report.workloads[i];
+        return w && w.flopsPerToken !== null && p.speedup !== null ? [{ recipes: s.recipes, mflops: w.flopsPerToken / 1e6, speedup: p.speedup, workload: w.heldout ? 'held-out' : w.scale }] : [];
+      }),
+    );
+  if (values.length === 0) return null;
+  return {
+    width: 420,
+    height: 220,
+    data: { values },
+    layer: [
+      { mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { y: { datum: 1 } } },
+      {
+        mark: { type: 'line', point: { size: 50, filled: true } },
+        encoding: {
+          x: { field: 'mflops', type: 'quantitative', title: 'model MFLOP per token (log)', scale: { type: 'log' } },
+          y: { field: 'speedup', type: 'quantitative', title: 'speedup over baseline (time)', scale: { zero: false } },
+          color: { field: 'recipes', type: 'nominal', title: 'recipes', legend: { orient: 'bottom', labelLimit: 400 } },
+          tooltip: [{ field: 'workload' }, { field: 'speedup', format: '.2f' }],
+        },
+      },
+    ],
+  };
 }

@@ -4,7 +4,8 @@
  */
 import { hardwareDetails, type HardwareFingerprint } from '../hardware.ts';
 import type { StoredRecord, StoredRun, ResultsStore } from '../store/database.ts';
-import { mean, std } from '../stats.ts';
+import { mean, performanceRatios, std } from '../stats.ts';
+import { parseSuiteReport, type SuiteReport } from '../suite.ts';
 import type { EvalPoint } from '../records.ts';
 
 export interface RecordRow {
@@ -69,10 +70,19 @@ export interface RecordView {
   hardware: string;
 }
 
+/** A finished suite run: its report, and the performance-profile ratios per recipe set (harness/suite.ts). */
+export interface SuiteView {
+  report: SuiteReport;
+  ratios: { recipes: string; ratios: number[] }[];
+}
+
 export interface LeaderboardData {
   generatedAt: string;
   tracks: TrackView[];
   records: RecordView[];
+  suites: SuiteView[];
+  /** Stored suite reports that did not have a report's shape (left out, named on the suite page). */
+  suiteErrors: string[];
 }
 
 export const slugOf = (trackId: string): string => trackId.replace(/[^a-zA-Z0-9@.-]+/g, '_').replace(/@/g, '-v');
@@ -195,5 +205,17 @@ export function buildLeaderboard(store: ResultsStore, bundleHref: (run: StoredRu
       });
     }
   }
-  return { generatedAt: new Date().toISOString(), tracks, records };
+  const suites: SuiteView[] = [];
+  const suiteErrors: string[] = [];
+  for (const stored of store.suiteReports()) {
+    const parsed = parseSuiteReport(stored.report);
+    if ('error' in parsed) {
+      suiteErrors.push(`suite ${stored.id}: ${parsed.error}`);
+      continue;
+    }
+    const { report } = parsed;
+    const ratios = performanceRatios(report.summaries.map((s) => s.perWorkload.map((p) => p.medianTimeMs)));
+    suites.push({ report, ratios: report.summaries.map((s, i) => ({ recipes: s.recipes, ratios: ratios[i]! })) });
+  }
+  return { generatedAt: new Date().toISOString(), tracks, records, suites, suiteErrors };
 }

@@ -9,7 +9,7 @@ import Handlebars from 'handlebars';
 import { PROJECT_ROOT } from '../environment.ts';
 import { isSafeName } from '../names.ts';
 import type { ResultsStore, StoredRun } from '../store/database.ts';
-import { computeSpec, lossCurvesSpec, recipeComparisonSpec, recordHistorySpec, renderSvg } from './charts.ts';
+import { computeSpec, lossCurvesSpec, profileCurvesSpec, recipeComparisonSpec, recordHistorySpec, renderSvg, speedupByScaleSpec } from './charts.ts';
 import { formatFlops } from '../units.ts';
 import { buildLeaderboard, type LeaderboardData } from './model.ts';
 
@@ -22,6 +22,7 @@ function engine(): typeof Handlebars {
   hb.registerHelper('fixed', (v: unknown, digits: unknown) => (num(v) === null ? '—' : num(v)!.toFixed(typeof digits === 'number' ? digits : 2)));
   hb.registerHelper('thousands', (v: unknown) => (num(v) === null ? '—' : Math.round(num(v)!).toLocaleString('en-US')));
   hb.registerHelper('pvalue', (v: unknown) => (num(v) === null ? '—' : num(v)! < 1e-4 ? '< 0.0001' : num(v)!.toPrecision(2)));
+  hb.registerHelper('mflops', (v: unknown) => (num(v) === null ? null : num(v)! / 1e6));
   hb.registerHelper('join', (v: unknown) => (Array.isArray(v) ? v.join(', ') : ''));
   hb.registerHelper('flops', (v: unknown) => (num(v) === null ? 'unknown' : formatFlops(num(v))));
   hb.registerHelper('percent', (v: unknown) => (num(v) === null ? 'unknown' : `${(100 * num(v)!).toFixed(1)} %`));
@@ -38,7 +39,7 @@ export interface RenderResult {
 export async function renderSite(store: ResultsStore, outDir: string): Promise<RenderResult> {
   const hb = engine();
   const template = (name: string) => hb.compile(fs.readFileSync(path.join(SITE, 'templates', `${name}.hbs`), 'utf8'), { strict: false });
-  const [layout, index, trackPage, recordPage] = ['layout', 'index', 'track', 'record'].map(template) as [HandlebarsTemplateDelegate, HandlebarsTemplateDelegate, HandlebarsTemplateDelegate, HandlebarsTemplateDelegate];
+  const [layout, index, trackPage, recordPage, suitePage] = ['layout', 'index', 'track', 'record', 'suites'].map(template) as [HandlebarsTemplateDelegate, HandlebarsTemplateDelegate, HandlebarsTemplateDelegate, HandlebarsTemplateDelegate, HandlebarsTemplateDelegate];
 
   // A database is read as hostile too: only a run id that is a safe name becomes a file name in the site.
   const bundleHref = (run: StoredRun): string | null => (isSafeName(run.id) && run.bundlePath && fs.existsSync(run.bundlePath) ? `bundles/${run.id}.json` : null);
@@ -51,7 +52,18 @@ export async function renderSite(store: ResultsStore, outDir: string): Promise<R
     fs.writeFileSync(path.join(outDir, file), layout({ title, root, body, generatedAt: data.generatedAt }));
     pages.push(file);
   };
-  write('index.html', 'Leaderboard', '', index({ tracks: data.tracks }));
+  write('index.html', 'Leaderboard', '', index({ tracks: data.tracks, suites: data.suites.length }));
+  const suites = await Promise.all(
+    data.suites.map(async (suite) => {
+      const profile = profileCurvesSpec(suite);
+      const scale = speedupByScaleSpec(suite);
+      const rows = suite.report.workloads.flatMap((w, i) =>
+        suite.report.summaries.map((s) => ({ workload: w.heldout ? `${w.track} (${w.heldout.label})` : `${w.track} (${w.scale})`, flopsPerToken: w.flopsPerToken, target: w.target, recipes: s.recipes, ...s.perWorkload[i]! })),
+      );
+      return { report: suite.report, rows, profileSvg: profile && (await renderSvg(profile)), scaleSvg: scale && (await renderSvg(scale)) };
+    }),
+  );
+  write('suites.html', 'Suite', '', suitePage({ suites: suites.reverse(), errors: data.suiteErrors }));
   for (const track of data.tracks) {
     const history = recordHistorySpec(track);
     const comparison = recipeComparisonSpec(track);

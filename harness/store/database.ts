@@ -327,6 +327,30 @@ export class ResultsStore {
     write.immediate();
   }
 
+  /** A suite run's row, from its start (its runs are added as they finish). */
+  startSuite(suite: { id: string; backend: string; hardwareClass: string; recipeSets: string[]; heldout: unknown }): void {
+    this.db
+      .prepare('INSERT INTO suites (id, created_at, backend, hardware_class, recipe_sets, heldout) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(suite.id, new Date().toISOString(), suite.backend, suite.hardwareClass, JSON.stringify(suite.recipeSets), JSON.stringify(suite.heldout ?? null));
+  }
+
+  addSuiteRun(suiteId: string, runId: string, workload: string, role: 'timed' | 'reference'): void {
+    this.db.prepare('INSERT OR REPLACE INTO suite_runs (suite_id, run_id, workload, role) VALUES (?, ?, ?, ?)').run(suiteId, runId, workload, role);
+  }
+
+  finishSuite(suiteId: string, report: unknown): void {
+    this.db.prepare('UPDATE suites SET report = ? WHERE id = ?').run(JSON.stringify(report), suiteId);
+  }
+
+  /** Finished suites' reports as stored (JSON text: the reader validates them), oldest first. */
+  suiteReports(): { id: string; report: string }[] {
+    return this.db.prepare('SELECT id, report FROM suites WHERE report IS NOT NULL ORDER BY created_at, id').all() as { id: string; report: string }[];
+  }
+
+  suiteRuns(suiteId: string): { runId: string; workload: string; role: string }[] {
+    return (this.db.prepare('SELECT run_id, workload, role FROM suite_runs WHERE suite_id = ? ORDER BY run_id').all(suiteId) as Row[]).map((r) => ({ runId: r.run_id as string, workload: r.workload as string, role: r.role as string }));
+  }
+
   /** The peak stored for a hardware class and backend (speedrun calibrate, or a run's first measurement). */
   peak(hardwareClass: string, backend: string): { flopsPerSec: number; method: string; measuredAt: string } | undefined {
     const row = this.db.prepare('SELECT flops_per_sec, method, measured_at FROM peaks WHERE hardware_class = ? AND backend = ?').get(hardwareClass, backend) as Row | undefined;

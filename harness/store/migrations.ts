@@ -150,6 +150,28 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    description: 'benchmark suites: which runs belong to which suite run, on which workload, in which role',
+    sql: `
+      CREATE TABLE suites (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        hardware_class TEXT NOT NULL,
+        recipe_sets TEXT NOT NULL,        -- JSON array of recipe specs, baseline first
+        heldout TEXT,                     -- JSON: the drawn variant and its reference target
+        report TEXT                       -- JSON: the suite's summary once it finished (null while running)
+      );
+      CREATE TABLE suite_runs (
+        suite_id TEXT NOT NULL REFERENCES suites(id),
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        workload TEXT NOT NULL,           -- the track spec (heldout:<seed> for the held-out variant)
+        role TEXT NOT NULL CHECK (role IN ('timed', 'reference')),
+        PRIMARY KEY (suite_id, run_id)
+      );
+    `,
+  },
 ];
 
 /** The class of a stored fingerprint; one too incomplete to read keeps its old class, marked legacy. */
