@@ -114,6 +114,7 @@ async function importCommand(files: string[], store: ResultsStore): Promise<numb
   const report = await importResults(files, store);
   const { added, replaced, unchanged } = report.bundles;
   process.stdout.write(`imported into ${store.file}: ${added} added, ${replaced} completed, ${unchanged} already there\n`);
+  if (report.suites) process.stdout.write(`suites: ${report.suites.added} added, ${report.suites.unchanged} already there\n`);
   if (!report.records) return EXIT.success;
   const { accepted, unchanged: kept, refused } = report.records;
   process.stdout.write(`records: ${accepted} judged again and accepted, ${kept} already there, ${refused.length} refused\n`);

@@ -9,11 +9,14 @@ import { bundlePaths, readVerifiedBundle, type RunBundle } from './store/bundle.
 import type { ComputeFigures } from './records.ts';
 import { isKnownRecipe } from '../recipes/index.ts';
 import type { ResultsStore } from './store/database.ts';
+import type { SuiteReport } from './suite.ts';
 import { asClaim, type RecordClaim } from './store/recordClaim.ts';
 import { judgeAndStore, loadBundles } from './submitRecord.ts';
 
 export interface ImportReport {
   bundles: { added: number; unchanged: number; replaced: number };
+  /** Absent when no suite report was given. */
+  suites?: { added: number; unchanged: number };
   /** Absent when no record file was given. */
   records?: { accepted: number; unchanged: number; refused: string[] };
 }
@@ -40,12 +43,18 @@ async function backfillCompute(run: RunBundle['run'], store: ResultsStore): Prom
 export async function importResults(specs: string[], store: ResultsStore): Promise<ImportReport> {
   const counts = { added: 0, unchanged: 0, replaced: 0 };
   const claims: { file: string; claim: RecordClaim }[] = [];
+  const suiteFiles: { file: string; json: unknown }[] = [];
   for (const file of bundlePaths(specs)) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
     } catch {
       parsed = undefined; // readBundle says what is wrong with it
+    }
+    // A suite report (results/suites/<id>.json) names its runs; it is merged after every bundle is in.
+    if (typeof parsed === 'object' && parsed !== null && 'suiteId' in parsed) {
+      suiteFiles.push({ file, json: parsed });
+      continue;
     }
     const claim = asClaim(parsed, file);
     if (claim) {
@@ -61,7 +70,21 @@ export async function importResults(specs: string[], store: ResultsStore): Promi
     }
     counts[store.importBundle(bundle, file, await backfillCompute(bundle.run, store))]++;
   }
-  if (claims.length === 0) return { bundles: counts };
+  let suites: ImportReport['suites'];
+  if (suiteFiles.length > 0) {
+    const { importSuiteReport, suiteReportSchema } = await import('./suite.ts');
+    suites = { added: 0, unchanged: 0 };
+    for (const { file, json } of suiteFiles) {
+      const parsed = suiteReportSchema.safeParse(json);
+      if (!parsed.success) throw new UserError(`${file}: not a suite report (${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message})`, EXIT.rejected);
+      try {
+        suites[importSuiteReport(parsed.data as SuiteReport, store)]++;
+      } catch (error) {
+        throw error instanceof UserError ? new UserError(`${file}: ${error.message}`, error.exitCode) : error;
+      }
+    }
+  }
+  if (claims.length === 0) return { bundles: counts, ...(suites ? { suites } : {}) };
   const records = { accepted: 0, unchanged: 0, refused: [] as string[] };
   for (const { file, claim } of claims.sort((a, b) => a.claim.submittedAt.localeCompare(b.claim.submittedAt))) {
     const runIds = [...claim.runIds].sort().join(',');
@@ -78,5 +101,5 @@ export async function importResults(specs: string[], store: ResultsStore): Promi
     if (decision.status === 'accepted') records.accepted++;
     else records.refused.push(`${file}: ${decision.checks.filter((c) => c.status === 'fail').map((c) => `${c.rule} failed (${c.detail})`).join('; ')}`);
   }
-  return { bundles: counts, records };
+  return { bundles: counts, records, ...(suites ? { suites } : {}) };
 }

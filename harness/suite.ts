@@ -19,7 +19,7 @@ import type { RunRecord } from './records.ts';
 import type { RunRequest } from './run.ts';
 import { geometricMean, median, performanceRatios, profileScore } from './stats.ts';
 import type { ResultsStore } from './store/database.ts';
-import { UserError } from './errors.ts';
+import { EXIT, UserError } from './errors.ts';
 import { SUITE_WORKLOADS } from './suiteWorkloads.ts';
 
 export { SUITE_WORKLOADS };
@@ -289,4 +289,37 @@ export function parseSuiteReport(text: string): { report: SuiteReport } | { erro
   const parsed = suiteReportSchema.safeParse(json);
   if (!parsed.success) return { error: `${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}` };
   return { report: parsed.data as SuiteReport };
+}
+
+/**
+ * A suite report file merged into a database whose runs came from their bundles (speedrun import): every run it
+ * names must be there with its bundle, on the workload and with the recipes and seed the report says, and the
+ * table is computed again from those runs, so a report cannot claim times its runs did not measure.
+ */
+export function importSuiteReport(report: SuiteReport, store: ResultsStore): 'added' | 'unchanged' {
+  if (store.suiteReports().some((s) => s.id === report.suiteId)) return 'unchanged';
+  const runOf = (runId: string, workload: string) => {
+    const run = store.run(runId);
+    if (!run?.bundlePath) throw new UserError(`suite ${report.suiteId}: run ${runId} has no imported bundle`, EXIT.rejected);
+    if (run.trackId !== `${workload}@1`) throw new UserError(`suite ${report.suiteId}: run ${runId} is on ${run.trackId}, not on workload ${workload}`, EXIT.rejected);
+    return run;
+  };
+  const cells = report.cells.map((c): SuiteCell => {
+    const run = runOf(c.runId, c.workload);
+    if (run.recipes !== c.recipes || run.seed !== c.seed) throw new UserError(`suite ${report.suiteId}: run ${c.runId} is ${run.recipes} seed ${run.seed}, not ${c.recipes} seed ${c.seed}`, EXIT.rejected);
+    return { ...c, status: run.status as SuiteCell['status'], timeToTargetMs: run.timeToTargetMs, stepsToTarget: run.stepsToTarget };
+  });
+  const workloads = report.workloads.map((w) => {
+    const timed = cells.find((c) => c.workload === w.track);
+    const target = timed ? store.run(timed.runId)!.target : w.target;
+    if (w.heldout) runOf(w.heldout.referenceRunId, w.track);
+    return { ...w, target };
+  });
+  const recipeSets = [...new Set(cells.map((c) => c.recipes))];
+  const checked: SuiteReport = { ...report, workloads, cells, summaries: summariseSuite(workloads, cells, recipeSets) };
+  store.startSuite({ id: report.suiteId, backend: report.backend, hardwareClass: report.hardwareClass, recipeSets: ['baseline', ...recipeSets.filter((r) => r !== 'baseline')], heldout: report.workloads.find((w) => w.heldout)?.heldout ?? null });
+  for (const c of cells) store.addSuiteRun(report.suiteId, c.runId, c.workload, 'timed');
+  for (const w of workloads) if (w.heldout) store.addSuiteRun(report.suiteId, w.heldout.referenceRunId, w.track, 'reference');
+  store.finishSuite(report.suiteId, checked);
+  return 'added';
 }

@@ -51,7 +51,7 @@ test('empty database and --format md', async () => {
   const dir = tempDir();
   const store = ResultsStore.open(path.join(dir, 'empty.db'));
   const { pages } = await renderSite(store, path.join(dir, 'site'));
-  assert.deepEqual(pages, ['index.html']);
+  assert.deepEqual(pages, ['index.html', 'suites.html']); // the suite page says no suite has run yet
   assert.match(fs.readFileSync(path.join(dir, 'site', 'index.html'), 'utf8'), /No runs yet/);
   assert.equal(recordTablesMarkdown(store), 'No runs yet.\n');
   store.close();

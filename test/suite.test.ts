@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { geometricMean, performanceRatios, profileAt, profileScore } from '../harness/stats.ts';
-import { runSuite, summariseSuite, transferVerdict, SUITE_WORKLOADS, HELDOUT_STEP_BUDGET, type SuiteWorkload, type SuiteCell } from '../harness/suite.ts';
+import { importSuiteReport, runSuite, summariseSuite, transferVerdict, SUITE_WORKLOADS, HELDOUT_STEP_BUDGET, type SuiteWorkload, type SuiteCell } from '../harness/suite.ts';
 import { drawHeldout, HELDOUT_RANGES, REFERENCE_SEED, REFERENCE_STEPS } from '../harness/heldout.ts';
 import { combineVerdicts } from '../harness/ci.ts';
 import { resolveRun, executeRun, type RunRecord, type RunRequest } from '../harness/run.ts';
@@ -128,6 +128,7 @@ test('the suite summary: medians over seeds, speedups, score and verdict per rec
 test('runSuite interleaves baseline and the recipe sets, sets the held-out target from its reference run, and records the suite', async () => {
   const dir = tempDir();
   const store = ResultsStore.open(path.join(dir, 'speedrun.db'));
+  const copy = ResultsStore.open(path.join(dir, 'copy.db')); // where the report is imported, as on a fresh clone
   const template = await executeRun(await microPlan({ steps: 2 }), { outDir: dir });
   const calls: RunRequest[] = [];
   let n = 0;
@@ -139,12 +140,13 @@ test('runSuite interleaves baseline and the recipe sets, sets the held-out targe
       runId: `run-${n++}`,
       recipes: request.recipe.split(','),
       config: { ...template.config, train: { ...template.config.train, seed: request.seed } },
-      track: { ...template.track, target: request.target ?? 2.46 },
+      track: { ...template.track, id: `${request.track}@1`, name: request.track, target: request.target ?? 2.46 },
       ...(request.target === 1e-6
         ? { status: 'budget_exhausted', timeToTargetMs: null, stepsToTarget: null, tokensToTarget: null, finalValLoss: 2.71234, steps: request.steps! }
         : { status: 'success', timeToTargetMs: time, stepsToTarget: time / 10, tokensToTarget: 1 }),
     } as RunRecord;
-    store.finishRun(record);
+    store.finishRun(record, { path: `/bundles/${record.runId}.json`, checksum: 'c' });
+    copy.finishRun(record, { path: `/bundles/${record.runId}.json`, checksum: 'c' });
     return record;
   };
   const report = await runSuite({ recipeSets: ['zero-init'], backend: 'cpu', seeds: 2, heldoutSeed: 5, workloads: ['brown-char'] }, runner, store);
@@ -165,6 +167,16 @@ test('runSuite interleaves baseline and the recipe sets, sets the held-out targe
   assert.equal(stored.filter((r) => r.role === 'reference').length, 1);
   assert.equal(JSON.parse(store.suiteReports().at(-1)!.report).suiteId, report.suiteId);
   await assert.rejects(runSuite({ recipeSets: ['x'], backend: 'cpu', seeds: 1, workloads: ['nope'] }, runner, store), /not one of the suite's workloads/);
+
+  // Imported elsewhere, the table is computed again from the runs: a forged time does not survive; a report
+  // naming a run that has no bundle there is refused.
+  const forged = { ...report, cells: report.cells.map((c) => ({ ...c, timeToTargetMs: c.recipes === 'baseline' ? 1 : c.timeToTargetMs })) };
+  assert.equal(importSuiteReport(forged, copy), 'added');
+  assert.equal(importSuiteReport(forged, copy), 'unchanged');
+  const imported = JSON.parse(copy.suiteReports().at(-1)!.report) as typeof report;
+  assert.equal(imported.summaries[1]!.perWorkload[0]!.speedup, 1.25);
+  assert.throws(() => importSuiteReport({ ...report, suiteId: 'suite-other', cells: [{ ...report.cells[0]!, runId: 'nope' }] }, copy), /run nope has no imported bundle/);
+  copy.close();
 
   // The leaderboard's suite page: the score table, both charts, and a stored report of the wrong shape left out.
   store.startSuite({ id: 'suite-forged', backend: 'cpu', hardwareClass: 'x', recipeSets: ['baseline'], heldout: null });
