@@ -521,7 +521,8 @@ export async function main(argv: string[]): Promise<number> {
         await withStore(args.db, args.out, async (store) => {
           const report = await runSuite(
             {
-              recipeSets: args.recipe,
+              // Canonical labels (what runs record), and every recipe checked before anything trains.
+              recipeSets: args.recipe.map((spec) => composeRecipes(resolveRecipes(spec)).names.join(',')),
               backend: args.backend as BackendRequest,
               seeds: args.seeds,
               firstSeed: args['first-seed'],
