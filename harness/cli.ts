@@ -167,14 +167,14 @@ function listCommand(): number {
   }
   out.push('', 'Tracks:');
   for (const t of BUILTIN_TRACKS) {
-    out.push(`  ${trackId(t).padEnd(16)} ${t.description}; preset ${t.preset}, batch ${t.batchSize}, target ${t.target}, eval every ${t.evalInterval} steps on ${t.evalTokens} tokens`);
+    out.push(`  ${trackId(t).padEnd(20)} ${t.description}; preset ${t.preset}, batch ${t.batchSize}, target ${t.target}, eval every ${t.evalInterval} steps on ${t.evalTokens} tokens`);
   }
-  out.push(`  ${'heldout:<seed>'.padEnd(16)} a held-out variant of brown-char drawn from the seed (${HELDOUT_FAMILY}); target set by \`speedrun suite\` (unofficial)`);
+  out.push(`  ${'heldout:<seed>'.padEnd(20)} a held-out variant of brown-char drawn from the seed (${HELDOUT_FAMILY}); target set by \`speedrun suite\` (unofficial)`);
+  out.push(`  ${'text:<file>'.padEnd(20)} any UTF-8 text, char level, first 90% train / last 10% val (unofficial)`);
+  out.push(`  ${'shards:<dir>'.padEnd(20)} modded-nanogpt .bin GPT-2 token shards (*_train_*.bin, *_val_*.bin) (unofficial)`);
   out.push('', 'Suite (speedrun suite):');
   for (const w of SUITE_WORKLOADS) out.push(`  ${w.scale.padEnd(16)} ${w.track}`);
   out.push(`  ${'held-out'.padEnd(16)} heldout:<seed>, target = a baseline's validation loss after ${REFERENCE_STEPS} steps on it`);
-  out.push(`  ${'text:<file>'.padEnd(16)} any UTF-8 text, char level, first 90% train / last 10% val (unofficial)`);
-  out.push(`  ${'shards:<dir>'.padEnd(16)} modded-nanogpt .bin GPT-2 token shards (*_train_*.bin, *_val_*.bin) (unofficial)`);
   out.push('', 'Model presets:');
   for (const [name, p] of Object.entries(MODEL_PRESETS)) {
     out.push(`  ${name.padEnd(16)} ${p.nLayer} layers, ${p.nHead} heads, width ${p.nEmbd}, context ${p.blockSize}, batch ${p.batchSize}`);

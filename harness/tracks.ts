@@ -82,7 +82,7 @@ const brownCharWide: Track = {
 const brownCharLarge: Track = {
   name: 'brown-char-large',
   version: 1,
-  description: 'brown-char data; a model three times as wide (4 layers, width 384, context 64), batch 4',
+  description: 'brown-char data; a model three times as wide (4 layers, width 384, context 64)',
   ...CHAR_PROTOCOL,
   preset: 'char-large',
   model: { nLayer: 4, nHead: 6, nEmbd: 384, blockSize: 64 },
