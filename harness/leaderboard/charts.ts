@@ -184,7 +184,7 @@ export function profileCurvesSpec(suite: SuiteView): TopLevelSpec | null {
     encoding: {
       x: { field: 'tau', type: 'quantitative', title: 'τ (time ÷ best time)', scale: { domain: [1, 4] } },
       y: { field: 'rho', type: 'quantitative', title: 'ρ(τ): share of workloads', scale: { domain: [0, 1] } },
-      color: { field: 'recipes', type: 'nominal', title: 'recipes', legend: { orient: 'bottom', labelLimit: 400 } },
+      color: { field: 'recipes', type: 'nominal', title: 'recipes', scale: { domain: suite.ratios.map((r) => r.recipes) }, legend: { orient: 'bottom', labelLimit: 400 } },
     },
   };
 }
@@ -211,7 +211,8 @@ export function speedupByScaleSpec(suite: SuiteView): TopLevelSpec | null {
         encoding: {
           x: { field: 'mflops', type: 'quantitative', title: 'model MFLOP per token (log)', scale: { type: 'log' } },
           y: { field: 'speedup', type: 'quantitative', title: 'speedup over baseline (time)', scale: { zero: false } },
-          color: { field: 'recipes', type: 'nominal', title: 'recipes', legend: { orient: 'bottom', labelLimit: 400 } },
+          // The same colour for a recipe set as in the profile chart (baseline keeps its colour, unused here).
+          color: { field: 'recipes', type: 'nominal', title: 'recipes', scale: { domain: suite.report.summaries.map((s) => s.recipes) }, legend: { orient: 'bottom', labelLimit: 400 } },
           tooltip: [{ field: 'workload' }, { field: 'speedup', format: '.2f' }],
         },
       },

@@ -60,7 +60,8 @@ export async function renderSite(store: ResultsStore, outDir: string): Promise<R
       const rows = suite.report.workloads.flatMap((w, i) =>
         suite.report.summaries.map((s) => ({ workload: w.heldout ? `${w.track} (${w.heldout.label})` : `${w.track} (${w.scale})`, flopsPerToken: w.flopsPerToken, target: w.target, recipes: s.recipes, ...s.perWorkload[i]! })),
       );
-      return { report: suite.report, rows, profileSvg: profile && (await renderSvg(profile)), scaleSvg: scale && (await renderSvg(scale)) };
+      const summaries = suite.report.summaries.map((s) => ({ ...s, verdict: s.recipes === 'baseline' ? '(reference)' : s.verdict }));
+      return { report: suite.report, summaries, rows, profileSvg: profile && (await renderSvg(profile)), scaleSvg: scale && (await renderSvg(scale)) };
     }),
   );
   write('suites.html', 'Suite', '', suitePage({ suites: suites.reverse(), errors: data.suiteErrors }));
