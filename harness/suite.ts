@@ -157,7 +157,8 @@ function cellOf(workload: string, record: RunRecord): SuiteCell {
   };
 }
 
-const tokensPerStep = (r: RunRecord): number => r.config.train.batchSize * r.config.train.gradAccumSteps * r.config.model.blockSize;
+/** A workload's size from its baseline run: model FLOPs a step ÷ the tokens a step trained (train.ts counts them). */
+const flopsPerTokenOf = (r: RunRecord | undefined): number | null => (r?.compute && r.tokens > 0 ? (r.compute.modelFlopsPerStep * r.steps) / r.tokens : null);
 
 /** Runs the suite: every workload, every seed, baseline and each recipe set interleaved; the report at the end. */
 export async function runSuite(request: SuiteRequest, runner: SuiteRunner, store: ResultsStore, log: (line: string) => void = () => {}): Promise<SuiteReport> {
@@ -170,6 +171,7 @@ export async function runSuite(request: SuiteRequest, runner: SuiteRunner, store
     if (!SUITE_WORKLOADS.some((w) => w.track === track)) throw new UserError(`suite: '${track}' is not one of the suite's workloads (${SUITE_WORKLOADS.map((w) => w.track).join(', ')})`);
   }
   const heldoutSeed = request.heldoutSeed === undefined ? randomBytes(3).readUIntBE(0, 3) : request.heldoutSeed;
+  const variant = heldoutSeed === null ? null : drawHeldout(heldoutSeed);
   const sets = ['baseline', ...request.recipeSets.filter((r) => r !== 'baseline')];
   const seedList = Array.from({ length: seeds }, (_, i) => firstSeed + i);
   const suiteId = `suite-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
@@ -184,7 +186,6 @@ export async function runSuite(request: SuiteRequest, runner: SuiteRunner, store
     if (!started) {
       backend = result.backend.name;
       hardwareClass = hardwareClassOf(result.hardware);
-      const variant = heldoutSeed === null ? null : drawHeldout(heldoutSeed);
       store.startSuite({ id: suiteId, backend, hardwareClass, recipeSets: sets, heldout: variant });
       started = true;
     }
@@ -208,11 +209,10 @@ export async function runSuite(request: SuiteRequest, runner: SuiteRunner, store
   for (const track of publicTracks) {
     const scale = SUITE_WORKLOADS.find((w) => w.track === track)!.scale;
     const { baseline } = await timed(track, {});
-    workloads.push({ track, scale, target: baseline!.track.target, flopsPerToken: baseline?.compute ? baseline.compute.modelFlopsPerStep / tokensPerStep(baseline) : null });
+    workloads.push({ track, scale, target: baseline!.track.target, flopsPerToken: flopsPerTokenOf(baseline) });
   }
-  if (heldoutSeed !== null) {
+  if (heldoutSeed !== null && variant !== null) {
     const track = `heldout:${heldoutSeed}`;
-    const variant = drawHeldout(heldoutSeed);
     log(`${track}: ${variant.label}; baseline reference run of ${REFERENCE_STEPS} steps (seed ${REFERENCE_SEED})`);
     // A target below any loss, so the reference runs its steps; its last validation loss is the variant's target.
     const reference = await record(track, 'reference', { ...base, recipe: 'baseline', track, seed: REFERENCE_SEED, steps: REFERENCE_STEPS, target: 1e-6 });
@@ -224,7 +224,7 @@ export async function runSuite(request: SuiteRequest, runner: SuiteRunner, store
       track,
       scale: 'held-out',
       target,
-      flopsPerToken: baseline?.compute ? baseline.compute.modelFlopsPerStep / tokensPerStep(baseline) : null,
+      flopsPerToken: flopsPerTokenOf(baseline),
       heldout: { ...variant, referenceRunId: reference.runId, referenceSteps: reference.steps },
     });
   }
