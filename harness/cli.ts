@@ -505,7 +505,9 @@ export async function main(argv: string[]): Promise<number> {
       'judge recipe sets on every workload of the suite (three scales and a held-out variant), interleaved with baseline: a table, AlgoPerf\'s score and a verdict on transfer',
       (y) =>
         y
-          .option('recipe', { alias: 'r', type: 'string', array: true, demandOption: true, describe: 'a recipe set to judge (a,b,c); repeat for several, baseline runs beside them once' })
+          .option('recipe', { alias: 'r', type: 'string', array: true, describe: 'a recipe set to judge (a,b,c); repeat for several, the base runs beside them once' })
+          .option('standings', { type: 'boolean', default: false, describe: 'train nothing: print the standings pooled over every finished suite run in the database (per hardware class, engine and base)' })
+          .option('base', { type: 'string', default: 'baseline', describe: 'the reference set, added to every recipe set and timed beside them: speedups are over it (e.g. fused-kernels, to judge recipes on the fused engine)' })
           .option('backend', { alias: 'b', type: 'string', default: 'auto' })
           .option('seeds', { coerce: numberFlag('seeds'), default: 1, describe: 'seeds per workload and recipe set (first-seed, first-seed+1, ...)' })
           .option('first-seed', { coerce: numberFlag('first-seed'), default: 0 })
@@ -517,12 +519,25 @@ export async function main(argv: string[]): Promise<number> {
           .option('db', { type: 'string' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false }),
       async (args) => {
-        const { runSuite, formatSuite } = await import('./suite.ts');
+        const { runSuite, formatSuite, suiteRecipeSet, parseSuiteReport } = await import('./suite.ts');
+        const { poolSuites, formatStandings } = await import('./suiteStandings.ts');
         await withStore(args.db, args.out, async (store) => {
+          if (args.standings) {
+            const reports = store.suiteReports().flatMap((s) => {
+              const parsed = parseSuiteReport(s.report);
+              if ('error' in parsed) process.stderr.write(`suite ${s.id} left out: ${parsed.error}\n`);
+              return 'report' in parsed ? [parsed.report] : [];
+            });
+            process.stdout.write(formatStandings(poolSuites(reports)));
+            exitCode = EXIT.success;
+            return;
+          }
+          if (!args.recipe || args.recipe.length === 0) throw new UserError('suite: give at least one --recipe (or --standings)');
           const report = await runSuite(
             {
               // Canonical labels (what runs record), and every recipe checked before anything trains.
-              recipeSets: args.recipe.map((spec) => composeRecipes(resolveRecipes(spec)).names.join(',')),
+              recipeSets: args.recipe.map((spec) => suiteRecipeSet(args.base, spec)),
+              base: suiteRecipeSet(args.base, args.base),
               backend: args.backend as BackendRequest,
               seeds: args.seeds,
               firstSeed: args['first-seed'],

@@ -2,7 +2,7 @@
  * `speedrun suite`: one recipe set judged at several scales and on a held-out workload, with one score
  * (MLCommons AlgoPerf's workloads and performance profiles; nanochat's "help across depths").
  *
- * Per workload and seed the runs are interleaved, baseline then each recipe set, on one engine, so that slow
+ * Per workload and seed the runs are interleaved, the base (baseline, or e.g. fused-kernels) then each recipe set, on one engine, so that slow
  * drift of the machine falls on all of them alike. Every run is an ordinary run (database row and bundle); the
  * suite records which runs it made, on which workload, in which role. The held-out workload is drawn from a seed
  * (harness/heldout.ts); its target is the validation loss a baseline reference run reaches after REFERENCE_STEPS
@@ -13,7 +13,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { resolveRecipes } from '../recipes/index.ts';
 import { hardwareClassOf } from './hardware.ts';
+import { composeRecipes } from './recipe.ts';
 import { drawHeldout, REFERENCE_SEED, REFERENCE_STEPS, type HeldoutVariant } from './heldout.ts';
 import type { RunRecord } from './records.ts';
 import type { RunRequest } from './run.ts';
@@ -24,12 +26,26 @@ import { SUITE_WORKLOADS } from './suiteWorkloads.ts';
 
 export { SUITE_WORKLOADS };
 
+/**
+ * A recipe set as the suite runs it on its base: the base's recipes first, then the set's own (those the base
+ * already has, and baseline, dropped), as the canonical label runs record; every recipe is checked here, before
+ * anything trains.
+ */
+export function suiteRecipeSet(base: string, spec: string): string {
+  const items = (text: string) => text.split(',').map((s) => s.trim()).filter((s) => s.length > 0 && s !== 'baseline');
+  const baseItems = items(base);
+  const combined = [...baseItems, ...items(spec).filter((i) => !baseItems.includes(i))];
+  return combined.length === 0 ? 'baseline' : composeRecipes(resolveRecipes(combined.join(','))).names.join(',');
+}
+
 /** Steps a held-out timed run may take before it counts as a miss: four times the reference's. */
 export const HELDOUT_STEP_BUDGET = 4 * REFERENCE_STEPS;
 
 export interface SuiteRequest {
-  /** Recipe sets to judge (e.g. "ngpt", "muon,fused-kernels"); baseline runs beside them. */
+  /** Recipe sets to judge (e.g. "ngpt", "muon,fused-kernels"), each already including the base's recipes. */
   recipeSets: string[];
+  /** The reference set every speedup is taken against, run beside them (default baseline). */
+  base?: string;
   backend: RunRequest['backend'];
   seeds: number;
   firstSeed?: number;
@@ -48,7 +64,7 @@ export interface SuiteWorkload {
   track: string;
   scale: string;
   target: number;
-  /** Model FLOPs per training token of the baseline: the workload's size. */
+  /** Model FLOPs per training token of the base's run: the workload's size. */
   flopsPerToken: number | null;
   heldout?: HeldoutVariant & { referenceRunId: string; referenceSteps: number };
 }
@@ -68,15 +84,17 @@ export type TransferVerdict = 'transfers' | 'shrinks with scale' | 'grows with s
 export interface SuiteRecipeSummary {
   recipes: string;
   perWorkload: { track: string; scale: string; medianTimeMs: number | null; medianSteps: number | null; speedup: number | null; stepSpeedup: number | null }[];
-  /** AlgoPerf's score over the recipe sets of this suite run (baseline included). */
+  /** AlgoPerf's score over the recipe sets of this suite run (the base included). */
   score: number;
-  /** Geometric mean of the time speedups over baseline (0 when a workload was missed). */
+  /** Geometric mean of the time speedups over the base (0 when a workload was missed). */
   geomeanSpeedup: number | null;
   verdict: TransferVerdict;
 }
 
 export interface SuiteReport {
   suiteId: string;
+  /** The reference recipe set (baseline, or e.g. fused-kernels to judge recipes on the fused engine). */
+  base: string;
   createdAt: string;
   backend: string;
   hardwareClass: string;
@@ -114,9 +132,9 @@ export function transferVerdict(speedupsBySize: readonly (number | null)[], held
   return 'mixed';
 }
 
-/** The suite's table as plain data: medians, speedups, AlgoPerf's score and the verdict per recipe set. */
-export function summariseSuite(workloads: readonly SuiteWorkload[], cells: readonly SuiteCell[], recipeSets: readonly string[]): SuiteRecipeSummary[] {
-  const sets = ['baseline', ...recipeSets.filter((r) => r !== 'baseline')];
+/** The suite's table as plain data: medians, speedups over the base, AlgoPerf's score and the verdict per recipe set. */
+export function summariseSuite(workloads: readonly SuiteWorkload[], cells: readonly SuiteCell[], recipeSets: readonly string[], baseSet = 'baseline'): SuiteRecipeSummary[] {
+  const sets = [baseSet, ...recipeSets.filter((r) => r !== baseSet)];
   const medians = sets.map((recipes) =>
     workloads.map((w) => {
       const mine = cells.filter((c) => c.recipes === recipes && c.workload === w.track);
@@ -172,7 +190,8 @@ export async function runSuite(request: SuiteRequest, runner: SuiteRunner, store
   }
   const heldoutSeed = request.heldoutSeed === undefined ? randomBytes(3).readUIntBE(0, 3) : request.heldoutSeed;
   const variant = heldoutSeed === null ? null : drawHeldout(heldoutSeed);
-  const sets = ['baseline', ...request.recipeSets.filter((r) => r !== 'baseline')];
+  const baseSet = request.base ?? 'baseline';
+  const sets = [baseSet, ...request.recipeSets.filter((r) => r !== baseSet)];
   const seedList = Array.from({ length: seeds }, (_, i) => firstSeed + i);
   const suiteId = `suite-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
   const base = { backend: request.backend, threads: request.threads, outDir: request.outDir };
@@ -199,7 +218,7 @@ export async function runSuite(request: SuiteRequest, runner: SuiteRunner, store
       for (const recipe of sets) {
         log(`${workload}: ${recipe}, seed ${seed}`);
         const result = await record(workload, 'timed', { ...base, ...extra, recipe, track: workload, seed });
-        if (recipe === 'baseline') baseline ??= result;
+        if (recipe === baseSet) baseline ??= result;
         cells.push(cellOf(workload, result));
       }
     }
@@ -228,7 +247,7 @@ export async function runSuite(request: SuiteRequest, runner: SuiteRunner, store
       heldout: { ...variant, referenceRunId: reference.runId, referenceSteps: reference.steps },
     });
   }
-  const report: SuiteReport = { suiteId, createdAt: new Date().toISOString(), backend, hardwareClass, seeds: seedList, workloads, cells, summaries: summariseSuite(workloads, cells, sets) };
+  const report: SuiteReport = { suiteId, base: baseSet, createdAt: new Date().toISOString(), backend, hardwareClass, seeds: seedList, workloads, cells, summaries: summariseSuite(workloads, cells, sets, baseSet) };
   store.finishSuite(suiteId, report);
   return report;
 }
@@ -240,18 +259,19 @@ const times = (x: number | null): string => (x === null ? '-' : x === 0 ? 'miss'
 export function formatSuite(report: SuiteReport): string {
   const lines: string[] = [];
   const size = (w: SuiteWorkload) => (w.flopsPerToken === null ? '?' : `${(w.flopsPerToken / 1e6).toFixed(1)} MFLOP/token`);
-  lines.push(`## Suite ${report.suiteId}`, '', `${report.backend} on ${report.hardwareClass}; seeds ${report.seeds.join(', ')} (medians)`, '');
+  const isBase = (s: SuiteRecipeSummary) => s.recipes === report.base;
+  lines.push(`## Suite ${report.suiteId}`, '', `${report.backend} on ${report.hardwareClass}; seeds ${report.seeds.join(', ')} (medians); speedups over ${report.base}`, '');
   lines.push('| workload | size | target | recipes | time | steps | speedup (time) | speedup (steps) |', '|---|---|---:|---|---:|---:|---:|---:|');
   for (const [i, w] of report.workloads.entries()) {
     for (const s of report.summaries) {
       const p = s.perWorkload[i]!;
       const name = w.heldout ? `${w.track} (${w.heldout.label})` : `${w.track} (${w.scale})`;
-      lines.push(`| ${name} | ${size(w)} | ${w.target} | ${s.recipes} | ${seconds(p.medianTimeMs)} | ${p.medianSteps ?? 'miss'} | ${s.recipes === 'baseline' ? '' : times(p.speedup)} | ${s.recipes === 'baseline' ? '' : times(p.stepSpeedup)} |`);
+      lines.push(`| ${name} | ${size(w)} | ${w.target} | ${s.recipes} | ${seconds(p.medianTimeMs)} | ${p.medianSteps ?? 'miss'} | ${isBase(s) ? '' : times(p.speedup)} | ${isBase(s) ? '' : times(p.stepSpeedup)} |`);
     }
   }
   lines.push('', '| recipes | suite score | geometric-mean speedup | verdict |', '|---|---:|---:|---|');
   for (const s of report.summaries) {
-    lines.push(`| ${s.recipes} | ${s.score.toFixed(3)} | ${s.recipes === 'baseline' ? '1.00x' : times(s.geomeanSpeedup)} | ${s.recipes === 'baseline' ? '(reference)' : s.verdict} |`);
+    lines.push(`| ${s.recipes} | ${s.score.toFixed(3)} | ${isBase(s) ? '1.00x' : times(s.geomeanSpeedup)} | ${isBase(s) ? '(reference)' : s.verdict} |`);
   }
   lines.push('', 'Score: AlgoPerf performance profiles over these recipe sets, ∫₁⁴ ρ(τ) dτ / 3 (1 = fastest on every workload; a miss counts as never).', '');
   return `${lines.join('\n')}\n`;
@@ -261,6 +281,8 @@ const nullableNumber = z.number().nullable();
 /** A stored suite report's shape (the database is read as hostile): what the leaderboard reads of it. */
 export const suiteReportSchema = z.object({
   suiteId: z.string().min(1).max(200),
+  // Reports written before the base could be chosen were all against baseline.
+  base: z.string().min(1).max(500).default('baseline'),
   createdAt: z.string(),
   backend: z.string(),
   hardwareClass: z.string(),
@@ -316,8 +338,9 @@ export function importSuiteReport(report: SuiteReport, store: ResultsStore): 'ad
     return { ...w, target };
   });
   const recipeSets = [...new Set(cells.map((c) => c.recipes))];
-  const checked: SuiteReport = { ...report, workloads, cells, summaries: summariseSuite(workloads, cells, recipeSets) };
-  store.startSuite({ id: report.suiteId, backend: report.backend, hardwareClass: report.hardwareClass, recipeSets: ['baseline', ...recipeSets.filter((r) => r !== 'baseline')], heldout: report.workloads.find((w) => w.heldout)?.heldout ?? null });
+  if (!recipeSets.includes(report.base)) throw new UserError(`suite ${report.suiteId}: no run of its base ${report.base}`, EXIT.rejected);
+  const checked: SuiteReport = { ...report, workloads, cells, summaries: summariseSuite(workloads, cells, recipeSets, report.base) };
+  store.startSuite({ id: report.suiteId, backend: report.backend, hardwareClass: report.hardwareClass, recipeSets: [report.base, ...recipeSets.filter((r) => r !== report.base)], heldout: report.workloads.find((w) => w.heldout)?.heldout ?? null });
   for (const c of cells) store.addSuiteRun(report.suiteId, c.runId, c.workload, 'timed');
   for (const w of workloads) if (w.heldout) store.addSuiteRun(report.suiteId, w.heldout.referenceRunId, w.track, 'reference');
   store.finishSuite(report.suiteId, checked);

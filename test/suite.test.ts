@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { geometricMean, performanceRatios, profileAt, profileScore } from '../harness/stats.ts';
-import { importSuiteReport, runSuite, summariseSuite, transferVerdict, SUITE_WORKLOADS, HELDOUT_STEP_BUDGET, type SuiteWorkload, type SuiteCell } from '../harness/suite.ts';
+import { importSuiteReport, runSuite, summariseSuite, suiteRecipeSet, transferVerdict, SUITE_WORKLOADS, HELDOUT_STEP_BUDGET, type SuiteWorkload, type SuiteCell, type SuiteReport } from '../harness/suite.ts';
+import { formatStandings, poolSuites } from '../harness/suiteStandings.ts';
 import { drawHeldout, HELDOUT_RANGES, REFERENCE_SEED, REFERENCE_STEPS } from '../harness/heldout.ts';
 import { combineVerdicts } from '../harness/ci.ts';
 import { resolveRun, executeRun, type RunRecord, type RunRequest } from '../harness/run.ts';
@@ -190,6 +191,8 @@ test('runSuite interleaves baseline and the recipe sets, sets the held-out targe
   assert.match(html, /transfers/);
   assert.equal((html.match(/<svg/g) ?? []).length, 2);
   assert.match(html, /left out: suite suite-forged/);
+  assert.match(html, /Standings: cpu/); // the pooled table, one suite run so far
+  assert.match(html, /<td><code>zero-init<\/code><\/td><td class="num">1<\/td><td class="num">1\.25x<\/td>/);
   assert.doesNotMatch(html, /<script>/);
   assert.match(fs.readFileSync(path.join(site, 'index.html'), 'utf8'), /href="suites.html"/);
   store.close();
@@ -210,4 +213,62 @@ test('the suite spans at least 8x in model FLOPs per token, and ci --suite combi
   assert.equal(combineVerdicts(['no-regression', 'regression', 'inconclusive']), 'regression');
   assert.equal(combineVerdicts(['no-regression', 'inconclusive']), 'inconclusive');
   assert.equal(combineVerdicts(['no-regression', 'no-regression']), 'no-regression');
+});
+
+test('standings pool suite runs by speedups over their own base, per class, engine and base, and score them by hand', () => {
+  const scales = [workload('brown-char', 'S'), workload('brown-char-large', 'L'), workload('heldout:7', 'held-out', true)];
+  const report = (id: string, hardwareClass: string, speedups: Record<string, (number | null)[]>, base = 'baseline'): SuiteReport => ({
+    suiteId: id,
+    base,
+    createdAt: '2026-12-02T00:00:00Z',
+    backend: 'native',
+    hardwareClass,
+    seeds: [Number(id.at(-1))],
+    workloads: scales,
+    cells: [],
+    summaries: [base, ...Object.keys(speedups)].map((recipes) => ({
+      recipes,
+      perWorkload: scales.map((w, i) => ({ track: w.track, scale: w.scale, medianTimeMs: 1, medianSteps: 1, speedup: recipes === base ? 1 : speedups[recipes]![i]!, stepSpeedup: 1 })),
+      score: 0,
+      geomeanSpeedup: null,
+      verdict: 'mixed' as const,
+    })),
+  });
+  const pooled = poolSuites([
+    report('a0', 'zen3', { x: [2, 1.2, 1.5], y: [1.0, 0, 1.1] }),
+    report('a1', 'zen3', { x: [3, 1.0, 0.5] }),
+    report('a2', 'zen3', { x: [2.5, 1.4, 2] }),
+    report('b0', 'xeon', { x: [9, 9, 9] }), // another class: its own table, never pooled with zen3
+    report('c0', 'zen3', { x: [9, 9, 9] }, 'fused-kernels'), // another base: its own table
+  ]);
+  assert.equal(pooled.length, 3);
+  const zen3 = pooled.find((p) => p.hardwareClass === 'zen3' && p.base === 'baseline')!;
+  assert.deepEqual(zen3.suiteIds, ['a0', 'a1', 'a2']);
+  assert.deepEqual(zen3.workloads.map((w) => w.scale), ['S', 'L', 'held-out']);
+  const row = (name: string) => zen3.rows.find((r) => r.recipes === name)!;
+  // Medians over the suite runs that ran the set: x 2.5, 1.2, 1.5; y ran once (a miss on L).
+  assert.deepEqual(row('x').perWorkload.map((p) => p.medianSpeedup), [2.5, 1.2, 1.5]);
+  assert.deepEqual(row('y').perWorkload.map((p) => p.medianSpeedup), [1, 0, 1.1]);
+  assert.equal(row('x').suites, 3);
+  assert.equal(row('y').suites, 1);
+  // Times as 1/speedup; x is best everywhere. baseline's ratios 2.5, 1.2, 1.5; y's 2.5, miss, (1/1.1)/(1/1.5).
+  assert.equal(row('x').score, 1);
+  assert.ok(Math.abs(row('baseline').score - (1.5 + 2.8 + 2.5) / 9) < 1e-12);
+  assert.ok(Math.abs(row('y').score - (1.5 + 0 + (4 - 1.5 / 1.1)) / 9) < 1e-12);
+  assert.equal(row('x').verdict, 'transfers');
+  assert.equal(row('y').verdict, 'does not help');
+  assert.equal(row('baseline').verdict, null);
+  assert.deepEqual(zen3.rows.map((r) => r.recipes), ['x', 'baseline', 'y']);
+  assert.match(formatStandings(pooled), /\| x \| 3 \| 2\.50x \| 1\.20x \| 1\.50x \| 1\.000 \|/);
+});
+
+test('a suite base is added to every recipe set once, in front, as the canonical label', () => {
+  assert.equal(suiteRecipeSet('baseline', 'ngpt'), 'ngpt');
+  assert.equal(suiteRecipeSet('baseline', 'baseline'), 'baseline');
+  assert.equal(suiteRecipeSet('fused-kernels', 'fused-kernels'), 'fused-kernels');
+  assert.equal(suiteRecipeSet('fused-kernels', 'ngpt'), 'fused-kernels,ngpt');
+  assert.equal(suiteRecipeSet('fused-kernels', 'muon:lr=0.04,fused-kernels'), 'fused-kernels,muon:lr=0.04');
+  assert.equal(suiteRecipeSet('fused-kernels', 'baseline'), 'fused-kernels');
+  assert.throws(() => suiteRecipeSet('fused-kernels', 'ngpt,zero-init'), /cannot be combined/);
+  assert.throws(() => suiteRecipeSet('nope', 'ngpt'), /nope/);
 });

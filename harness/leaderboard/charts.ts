@@ -189,10 +189,10 @@ export function profileCurvesSpec(suite: SuiteView): TopLevelSpec | null {
   };
 }
 
-/** Transfer at a glance: each recipe set's time speedup over baseline against the workload's model FLOPs per token. */
+/** Transfer at a glance: each recipe set's time speedup over the suite's base against the workload's model FLOPs per token. */
 export function speedupByScaleSpec(suite: SuiteView): TopLevelSpec | null {
   const values = suite.report.summaries
-    .filter((s) => s.recipes !== 'baseline')
+    .filter((s) => s.recipes !== suite.report.base)
     .flatMap((s) =>
       s.perWorkload.flatMap((p, i) => {
         const w = suite.report.workloads[i];
@@ -210,8 +210,8 @@ export function speedupByScaleSpec(suite: SuiteView): TopLevelSpec | null {
         mark: { type: 'line', point: { size: 50, filled: true } },
         encoding: {
           x: { field: 'mflops', type: 'quantitative', title: 'model MFLOP per token (log)', scale: { type: 'log' } },
-          y: { field: 'speedup', type: 'quantitative', title: 'speedup over baseline (time)', scale: { zero: false } },
-          // The same colour for a recipe set as in the profile chart (baseline keeps its colour, unused here).
+          y: { field: 'speedup', type: 'quantitative', title: `speedup over ${suite.report.base} (time)`, scale: { zero: false } },
+          // The same colour for a recipe set as in the profile chart (the base keeps its colour, unused here).
           color: { field: 'recipes', type: 'nominal', title: 'recipes', scale: { domain: suite.report.summaries.map((s) => s.recipes) }, legend: { orient: 'bottom', labelLimit: 400 } },
           tooltip: [{ field: 'workload' }, { field: 'speedup', format: '.2f' }],
         },

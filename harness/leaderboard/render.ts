@@ -12,6 +12,7 @@ import type { ResultsStore, StoredRun } from '../store/database.ts';
 import { computeSpec, lossCurvesSpec, profileCurvesSpec, recipeComparisonSpec, recordHistorySpec, renderSvg, speedupByScaleSpec } from './charts.ts';
 import { formatFlops } from '../units.ts';
 import { buildLeaderboard, type LeaderboardData } from './model.ts';
+import { poolSuites } from '../suiteStandings.ts';
 
 const SITE = path.join(PROJECT_ROOT, 'site');
 
@@ -23,6 +24,7 @@ function engine(): typeof Handlebars {
   hb.registerHelper('thousands', (v: unknown) => (num(v) === null ? '—' : Math.round(num(v)!).toLocaleString('en-US')));
   hb.registerHelper('pvalue', (v: unknown) => (num(v) === null ? '—' : num(v)! < 1e-4 ? '< 0.0001' : num(v)!.toPrecision(2)));
   hb.registerHelper('mflops', (v: unknown) => (num(v) === null ? null : num(v)! / 1e6));
+  hb.registerHelper('speedup', (v: unknown) => (num(v) === null ? '—' : num(v) === 0 ? 'miss' : `${num(v)!.toFixed(2)}x`));
   hb.registerHelper('join', (v: unknown) => (Array.isArray(v) ? v.join(', ') : ''));
   hb.registerHelper('flops', (v: unknown) => (num(v) === null ? 'unknown' : formatFlops(num(v))));
   hb.registerHelper('percent', (v: unknown) => (num(v) === null ? 'unknown' : `${(100 * num(v)!).toFixed(1)} %`));
@@ -60,11 +62,16 @@ export async function renderSite(store: ResultsStore, outDir: string): Promise<R
       const rows = suite.report.workloads.flatMap((w, i) =>
         suite.report.summaries.map((s) => ({ workload: w.heldout ? `${w.track} (${w.heldout.label})` : `${w.track} (${w.scale})`, flopsPerToken: w.flopsPerToken, target: w.target, recipes: s.recipes, ...s.perWorkload[i]! })),
       );
-      const summaries = suite.report.summaries.map((s) => ({ ...s, verdict: s.recipes === 'baseline' ? '(reference)' : s.verdict }));
+      const summaries = suite.report.summaries.map((s) => ({ ...s, verdict: s.recipes === suite.report.base ? '(reference)' : s.verdict }));
       return { report: suite.report, summaries, rows, profileSvg: profile && (await renderSvg(profile)), scaleSvg: scale && (await renderSvg(scale)) };
     }),
   );
-  write('suites.html', 'Suite', '', suitePage({ suites: suites.reverse(), errors: data.suiteErrors }));
+  // Pooled over every suite run of a class, engine and base: speedups are ratios within a run (suiteStandings.ts).
+  const standings = poolSuites(data.suites.map((s) => s.report)).map((t) => ({
+    ...t,
+    rows: t.rows.map((r) => ({ ...r, isBase: r.recipes === t.base, verdict: r.verdict ?? '(reference)' })),
+  }));
+  write('suites.html', 'Suite', '', suitePage({ standings, suites: suites.reverse(), errors: data.suiteErrors }));
   for (const track of data.tracks) {
     const history = recordHistorySpec(track);
     const comparison = recipeComparisonSpec(track);
