@@ -519,16 +519,13 @@ export async function main(argv: string[]): Promise<number> {
           .option('db', { type: 'string' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false }),
       async (args) => {
-        const { runSuite, formatSuite, suiteRecipeSet, parseSuiteReport } = await import('./suite.ts');
-        const { poolSuites, formatStandings } = await import('./suiteStandings.ts');
+        const { runSuite, formatSuite, suiteRecipeSet } = await import('./suite.ts');
+        const { standingsOfStore, formatStandings } = await import('./suiteStandings.ts');
         await withStore(args.db, args.out, async (store) => {
           if (args.standings) {
-            const reports = store.suiteReports().flatMap((s) => {
-              const parsed = parseSuiteReport(s.report);
-              if ('error' in parsed) process.stderr.write(`suite ${s.id} left out: ${parsed.error}\n`);
-              return 'report' in parsed ? [parsed.report] : [];
-            });
-            process.stdout.write(formatStandings(poolSuites(reports)));
+            const { standings, errors } = standingsOfStore(store);
+            for (const error of errors) process.stderr.write(`left out: ${error}\n`);
+            process.stdout.write(formatStandings(standings));
             exitCode = EXIT.success;
             return;
           }
@@ -555,6 +552,9 @@ export async function main(argv: string[]): Promise<number> {
           const file = path.join(dir, `${report.suiteId}.json`);
           fs.writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
           process.stdout.write(`${formatSuite(report)}report: ${file}\n`);
+          // With earlier suite runs of this class, engine and base in the database, the pooled table too.
+          const mine = standingsOfStore(store).standings.find((t) => t.suiteIds.includes(report.suiteId));
+          if (mine && mine.suiteIds.length > 1) process.stdout.write(`\n${formatStandings([mine])}`);
           exitCode = EXIT.success;
         });
       },

@@ -11,7 +11,8 @@
  */
 import { geometricMean, median, performanceRatios, profileScore } from './stats.ts';
 import { SUITE_WORKLOADS } from './suiteWorkloads.ts';
-import { transferVerdict, type SuiteReport, type TransferVerdict } from './suite.ts';
+import { parseSuiteReport, transferVerdict, type SuiteReport, type TransferVerdict } from './suite.ts';
+import type { ResultsStore } from './store/database.ts';
 
 export interface StandingWorkload {
   /** S, M, L (the public workloads, smallest first), or held-out (whatever each suite run drew). */
@@ -51,6 +52,17 @@ export function poolSuites(reports: readonly SuiteReport[]): SuiteStandings[] {
     groups.set(key, [...(groups.get(key) ?? []), report]);
   }
   return [...groups.values()].map(standingsOf);
+}
+
+/** The standings of every finished suite run in a database; stored reports of the wrong shape are named and left out. */
+export function standingsOfStore(store: ResultsStore): { standings: SuiteStandings[]; errors: string[] } {
+  const errors: string[] = [];
+  const reports = store.suiteReports().flatMap((s) => {
+    const parsed = parseSuiteReport(s.report);
+    if ('error' in parsed) errors.push(`suite ${s.id}: ${parsed.error}`);
+    return 'report' in parsed ? [parsed.report] : [];
+  });
+  return { standings: poolSuites(reports), errors };
 }
 
 function standingsOf(reports: SuiteReport[]): SuiteStandings {

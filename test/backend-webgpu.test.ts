@@ -61,6 +61,10 @@ const losses = (backend: string, recipe = 'baseline') => {
     return { result, values, record: runDir ? JSON.parse(fs.readFileSync(path.join(out, 'runs', runDir, 'run.json'), 'utf8')) : undefined };
 };
 
+// Plain webgpu's curve is the reference of two tests: trained once (software Vulkan makes each run ~20 s).
+let plainWebgpu: ReturnType<typeof losses> | undefined;
+const plainWebgpuLosses = () => (plainWebgpu ??= losses('webgpu'));
+
 /** True when there is no adapter here (and that is allowed): the test is then skipped with the reason. */
 function noAdapter(t: TestContext, result: { status: number | null; stderr: string }): boolean {
   if (result.status !== 2 || !/webgpu/.test(result.stderr)) return false;
@@ -71,7 +75,7 @@ function noAdapter(t: TestContext, result: { status: number | null; stderr: stri
 }
 
 test('10 micro steps on webgpu match cpu from the same seed', (t) => {
-  const gpu = losses('webgpu');
+  const gpu = plainWebgpuLosses();
   if (noAdapter(t, gpu.result)) return;
   assert.equal(gpu.result.status, 3, gpu.result.stderr); // the step budget ends these runs
   const cpu = losses('cpu');
@@ -103,7 +107,7 @@ test('fused-kernels trains identically to baseline on webgpu, and says it change
   if (noAdapter(t, fused.result)) return;
   assert.match(fused.result.stderr, /fused: attention scale \+ causal mask \+ softmax/);
   assert.ok(fused.record.notes.some((n: string) => n.includes('fused:')), 'the run record lists what was fused');
-  const plain = losses('webgpu');
+  const plain = plainWebgpuLosses();
   for (let i = 0; i < 10; i++) assert.ok(Math.abs(fused.values[i]! - plain.values[i]!) < 1e-5, `step ${i + 1}`);
   const cpu = losses('cpu', 'fused-kernels');
   assert.match(cpu.result.stderr, /no fused kernels on backend cpu/);

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { geometricMean, performanceRatios, profileAt, profileScore } from '../harness/stats.ts';
 import { importSuiteReport, runSuite, summariseSuite, suiteRecipeSet, transferVerdict, SUITE_WORKLOADS, HELDOUT_STEP_BUDGET, type SuiteWorkload, type SuiteCell, type SuiteReport } from '../harness/suite.ts';
-import { formatStandings, poolSuites } from '../harness/suiteStandings.ts';
+import { formatStandings, poolSuites, standingsOfStore } from '../harness/suiteStandings.ts';
 import { drawHeldout, HELDOUT_RANGES, REFERENCE_SEED, REFERENCE_STEPS } from '../harness/heldout.ts';
 import { combineVerdicts } from '../harness/ci.ts';
 import { resolveRun, executeRun, type RunRecord, type RunRequest } from '../harness/run.ts';
@@ -192,6 +192,9 @@ test('runSuite interleaves baseline and the recipe sets, sets the held-out targe
   assert.equal((html.match(/<svg/g) ?? []).length, 2);
   assert.match(html, /left out: suite suite-forged/);
   assert.match(html, /Standings: cpu/); // the pooled table, one suite run so far
+  const { standings, errors } = standingsOfStore(store);
+  assert.deepEqual(standings.map((t) => t.suiteIds), [[report.suiteId]]);
+  assert.match(errors.join(), /suite suite-forged: /);
   assert.match(html, /<td><code>zero-init<\/code><\/td><td class="num">1<\/td><td class="num">1\.25x<\/td>/);
   assert.doesNotMatch(html, /<script>/);
   assert.match(fs.readFileSync(path.join(site, 'index.html'), 'utf8'), /href="suites.html"/);
