@@ -27,6 +27,8 @@ export interface StandingRow {
   suites: number;
   /** Per workload, in the order of `workloads`: the speedups measured (0 = a miss) and their median. */
   perWorkload: { speedups: number[]; medianSpeedup: number | null }[];
+  /** Per workload, this set's time ÷ the best set's (Infinity: a miss): the performance profile's input. */
+  ratios: number[];
   score: number;
   geomeanSpeedup: number | null;
   verdict: TransferVerdict | null;
@@ -95,6 +97,7 @@ function standingsOf(reports: SuiteReport[]): SuiteStandings {
     const speedups = m.perWorkload.map((p) => p.medianSpeedup);
     return {
       ...m,
+      ratios: ratios[s]!,
       score: profileScore(ratios[s]!),
       geomeanSpeedup: speedups.some((x) => x === null) ? null : geometricMean(speedups as number[]),
       verdict: m.recipes === first.base ? null : transferVerdict(speedups.slice(0, publicCount), scales.includes(HELDOUT) ? speedups[publicCount]! : undefined),

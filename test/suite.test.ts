@@ -189,7 +189,7 @@ test('runSuite interleaves baseline and the recipe sets, sets the held-out targe
   const html = fs.readFileSync(path.join(site, 'suites.html'), 'utf8');
   assert.match(html, new RegExp(report.suiteId));
   assert.match(html, /transfers/);
-  assert.equal((html.match(/<svg/g) ?? []).length, 2);
+  assert.equal((html.match(/<svg/g) ?? []).length, 4); // the standings' two charts and the suite run's two
   assert.match(html, /left out: suite suite-forged/);
   assert.match(html, /Standings: cpu/); // the pooled table, one suite run so far
   const { standings, errors } = standingsOfStore(store);

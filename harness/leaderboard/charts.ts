@@ -6,6 +6,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { RecordView, SuiteView, TrackView } from './model.ts';
 import { profileAt } from '../stats.ts';
+import type { SuiteStandings } from '../suiteStandings.ts';
 
 const FONT = { font: 'system-ui, -apple-system, Segoe UI, sans-serif', labelFontSize: 11, titleFontSize: 12 };
 const CONFIG = { axis: FONT, legend: FONT, view: { stroke: null }, background: 'white' };
@@ -172,7 +173,7 @@ export function computeSpec(track: TrackView): TopLevelSpec | null {
 }
 
 /** AlgoPerf's performance profiles: ρ(τ), the share of workloads within τ of the best, per recipe set, τ from 1 to 4. */
-export function profileCurvesSpec(suite: SuiteView): TopLevelSpec | null {
+export function profileCurvesSpec(suite: Pick<SuiteView, 'ratios'>): TopLevelSpec | null {
   if (suite.ratios.length === 0) return null;
   const taus = Array.from({ length: 61 }, (_, i) => 1 + i * 0.05);
   const values = suite.ratios.flatMap(({ recipes, ratios }) => taus.map((tau) => ({ recipes, tau, rho: profileAt(ratios, tau) })));
@@ -189,6 +190,13 @@ export function profileCurvesSpec(suite: SuiteView): TopLevelSpec | null {
   };
 }
 
+interface ScalePoint {
+  recipes: string;
+  mflops: number;
+  speedup: number;
+  workload: string;
+}
+
 /** Transfer at a glance: each recipe set's time speedup over the suite's base against the workload's model FLOPs per token. */
 export function speedupByScaleSpec(suite: SuiteView): TopLevelSpec | null {
   const values = suite.report.summaries
@@ -199,6 +207,23 @@ export function speedupByScaleSpec(suite: SuiteView): TopLevelSpec | null {
         return w && w.flopsPerToken !== null && p.speedup !== null ? [{ recipes: s.recipes, mflops: w.flopsPerToken / 1e6, speedup: p.speedup, workload: w.heldout ? 'held-out' : w.scale }] : [];
       }),
     );
+  return speedupLines(values, suite.report.base, suite.report.summaries.map((s) => s.recipes));
+}
+
+/** The same chart for the standings: each set's median speedup over the suite runs, per workload. */
+export function standingsSpeedupSpec(standings: SuiteStandings): TopLevelSpec | null {
+  const values = standings.rows
+    .filter((r) => r.recipes !== standings.base)
+    .flatMap((r) =>
+      r.perWorkload.flatMap((p, i) => {
+        const w = standings.workloads[i]!;
+        return w.flopsPerToken !== null && p.medianSpeedup !== null ? [{ recipes: r.recipes, mflops: w.flopsPerToken / 1e6, speedup: p.medianSpeedup, workload: w.scale }] : [];
+      }),
+    );
+  return speedupLines(values, standings.base, standings.rows.map((r) => r.recipes));
+}
+
+function speedupLines(values: ScalePoint[], base: string, recipeDomain: string[]): TopLevelSpec | null {
   if (values.length === 0) return null;
   return {
     width: 420,
@@ -210,9 +235,9 @@ export function speedupByScaleSpec(suite: SuiteView): TopLevelSpec | null {
         mark: { type: 'line', point: { size: 50, filled: true } },
         encoding: {
           x: { field: 'mflops', type: 'quantitative', title: 'model MFLOP per token (log)', scale: { type: 'log' } },
-          y: { field: 'speedup', type: 'quantitative', title: `speedup over ${suite.report.base} (time)`, scale: { zero: false } },
+          y: { field: 'speedup', type: 'quantitative', title: `speedup over ${base} (time)`, scale: { zero: false } },
           // The same colour for a recipe set as in the profile chart (the base keeps its colour, unused here).
-          color: { field: 'recipes', type: 'nominal', title: 'recipes', scale: { domain: suite.report.summaries.map((s) => s.recipes) }, legend: { orient: 'bottom', labelLimit: 400 } },
+          color: { field: 'recipes', type: 'nominal', title: 'recipes', scale: { domain: recipeDomain }, legend: { orient: 'bottom', labelLimit: 400 } },
           tooltip: [{ field: 'workload' }, { field: 'speedup', format: '.2f' }],
         },
       },

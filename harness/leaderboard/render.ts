@@ -9,7 +9,7 @@ import Handlebars from 'handlebars';
 import { PROJECT_ROOT } from '../environment.ts';
 import { isSafeName } from '../names.ts';
 import type { ResultsStore, StoredRun } from '../store/database.ts';
-import { computeSpec, lossCurvesSpec, profileCurvesSpec, recipeComparisonSpec, recordHistorySpec, renderSvg, speedupByScaleSpec } from './charts.ts';
+import { computeSpec, lossCurvesSpec, profileCurvesSpec, recipeComparisonSpec, recordHistorySpec, renderSvg, speedupByScaleSpec, standingsSpeedupSpec } from './charts.ts';
 import { formatFlops } from '../units.ts';
 import { buildLeaderboard, type LeaderboardData } from './model.ts';
 import { poolSuites } from '../suiteStandings.ts';
@@ -67,10 +67,18 @@ export async function renderSite(store: ResultsStore, outDir: string): Promise<R
     }),
   );
   // Pooled over every suite run of a class, engine and base: speedups are ratios within a run (suiteStandings.ts).
-  const standings = poolSuites(data.suites.map((s) => s.report)).map((t) => ({
-    ...t,
-    rows: t.rows.map((r) => ({ ...r, isBase: r.recipes === t.base, verdict: r.verdict ?? '(reference)' })),
-  }));
+  const standings = await Promise.all(
+    poolSuites(data.suites.map((s) => s.report)).map(async (t) => {
+      const profile = profileCurvesSpec({ ratios: t.rows.map((r) => ({ recipes: r.recipes, ratios: r.ratios })) });
+      const scale = standingsSpeedupSpec(t);
+      return {
+        ...t,
+        rows: t.rows.map((r) => ({ ...r, isBase: r.recipes === t.base, verdict: r.verdict ?? '(reference)' })),
+        profileSvg: profile && (await renderSvg(profile)),
+        scaleSvg: scale && (await renderSvg(scale)),
+      };
+    }),
+  );
   write('suites.html', 'Suite', '', suitePage({ standings, suites: suites.reverse(), errors: data.suiteErrors }));
   for (const track of data.tracks) {
     const history = recordHistorySpec(track);
