@@ -25,8 +25,8 @@ export interface StandingRow {
   recipes: string;
   /** Suite runs that ran this set. */
   suites: number;
-  /** Per workload, in the order of `workloads`: the speedups measured (0 = a miss) and their median. */
-  perWorkload: { speedups: number[]; medianSpeedup: number | null }[];
+  /** Per workload, in the order of `workloads`: the time speedups measured (0 = a miss), their median, and the median step speedup. */
+  perWorkload: { speedups: number[]; medianSpeedup: number | null; medianStepSpeedup: number | null }[];
   /** Per workload, this set's time ÷ the best set's (Infinity: a miss): the performance profile's input. */
   ratios: number[];
   score: number;
@@ -80,13 +80,15 @@ function standingsOf(reports: SuiteReport[]): SuiteStandings {
   const measured = sets.map((recipes) => {
     const mine = reports.filter((r) => r.summaries.some((s) => s.recipes === recipes));
     const perWorkload = scales.map((scale) => {
-      const speedups = mine.flatMap((r) => {
-        const i = r.workloads.findIndex((w) => scaleOf(w) === scale);
-        const speedup = i < 0 ? null : r.summaries.find((s) => s.recipes === recipes)!.perWorkload[i]?.speedup;
-        return speedup === null || speedup === undefined ? [] : [speedup]; // null: the base itself missed there
-      });
-      const m = speedups.length > 0 ? median(speedups) : null;
-      return { speedups, medianSpeedup: m === null || m === 0 ? (speedups.length > 0 ? 0 : null) : m };
+      const measuredHere = (field: 'speedup' | 'stepSpeedup') =>
+        mine.flatMap((r) => {
+          const i = r.workloads.findIndex((w) => scaleOf(w) === scale);
+          const value = i < 0 ? null : r.summaries.find((s) => s.recipes === recipes)!.perWorkload[i]?.[field];
+          return value === null || value === undefined ? [] : [value]; // null: the base itself missed there
+        });
+      const speedups = measuredHere('speedup');
+      const steps = measuredHere('stepSpeedup');
+      return { speedups, medianSpeedup: speedups.length > 0 ? median(speedups) : null, medianStepSpeedup: steps.length > 0 ? median(steps) : null };
     });
     return { recipes, suites: mine.length, perWorkload };
   });
@@ -123,11 +125,11 @@ export function formatStandings(standings: readonly SuiteStandings[]): string {
   for (const t of standings) {
     const size = (w: StandingWorkload) => (w.flopsPerToken === null ? w.scale : `${w.scale} (${(w.flopsPerToken / 1e6).toFixed(1)} MFLOP/token)`);
     lines.push(`## Standings: ${t.backend} on ${t.hardwareClass}, speedups over ${t.base}`, '');
-    lines.push(`${t.suiteIds.length} suite run(s), seeds ${t.seeds.join(', ')}; per workload the median over the suite runs of the speedup each measured against its own ${t.base}.`, '');
+    lines.push(`${t.suiteIds.length} suite run(s), seeds ${t.seeds.join(', ')}; per workload the median over the suite runs of the speedup each measured against its own ${t.base}, in time (in steps).`, '');
     lines.push(`| recipes | runs | ${t.workloads.map(size).join(' | ')} | score | geomean | verdict |`, `|---|---:|${t.workloads.map(() => '---:|').join('')}---:|---:|---|`);
     for (const r of t.rows) {
       const isBase = r.recipes === t.base;
-      lines.push(`| ${r.recipes} | ${r.suites} | ${r.perWorkload.map((p) => (isBase ? '1' : times(p.medianSpeedup))).join(' | ')} | ${r.score.toFixed(3)} | ${isBase ? '1.00x' : times(r.geomeanSpeedup)} | ${r.verdict ?? '(reference)'} |`);
+      lines.push(`| ${r.recipes} | ${r.suites} | ${r.perWorkload.map((p) => (isBase ? '1' : `${times(p.medianSpeedup)} (${times(p.medianStepSpeedup)})`)).join(' | ')} | ${r.score.toFixed(3)} | ${isBase ? '1.00x' : times(r.geomeanSpeedup)} | ${r.verdict ?? '(reference)'} |`);
     }
     lines.push('');
   }

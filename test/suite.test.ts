@@ -262,7 +262,7 @@ test('standings pool suite runs by speedups over their own base, per class, engi
   assert.equal(row('y').verdict, 'does not help');
   assert.equal(row('baseline').verdict, null);
   assert.deepEqual(zen3.rows.map((r) => r.recipes), ['x', 'baseline', 'y']);
-  assert.match(formatStandings(pooled), /\| x \| 3 \| 2\.50x \| 1\.20x \| 1\.50x \| 1\.000 \|/);
+  assert.match(formatStandings(pooled), /\| x \| 3 \| 2\.50x \(1\.00x\) \| 1\.20x \(1\.00x\) \| 1\.50x \(1\.00x\) \| 1\.000 \|/);
 });
 
 test('a suite base is added to every recipe set once, in front, as the canonical label', () => {
