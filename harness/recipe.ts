@@ -43,12 +43,20 @@ export interface Recipe {
   enforce?: 'pre' | 'post';
   /** The model parts its `model` hook replaces (declared, and checked when the model is built). */
   replaces?: readonly PartName[];
+  /**
+   * Parts its `model` hook replaces with a faster version of the core's own, and only while no other recipe
+   * replaces them (fused-kernels): declared apart from `replaces` so they do not make another recipe's part
+   * look taken. Without it, a recipe that fuses the MLP and one that owns it would each defer to the other, and
+   * neither would run.
+   */
+  fuses?: readonly PartName[];
   /** Adjusts the run configuration (learning rate, schedule, batch...). Runs before the model is built. */
   config?(config: RunConfig): RunConfig;
   /**
    * Replaces or wraps parts of the model (normalization, attention scores and scale, residual update, MLP,
    * position encoding, logits, parameters and their groups). Receives the parts composed so far, and what the
-   * whole set of recipes declares: `isCore(part)` is true when no other recipe of the run replaces that part.
+   * whole set of recipes declares: `isCore(part)` is true when no other recipe of the run replaces that part
+   * (`replaces`; a part another recipe only `fuses` still counts as the core's).
    */
   model?(parts: GPTParts, info: PartsInfo): GPTParts;
   /**
@@ -80,7 +88,7 @@ export interface Recipe {
 export type PartName = keyof GPTParts;
 
 export interface PartsInfo {
-  /** No other recipe of this run replaces the part: it is (or, for this recipe, was) the core's own. */
+  /** No other recipe of this run replaces the part (fusing it does not count): it is (or, for this recipe, was) the core's own. */
   isCore(part: PartName): boolean;
 }
 
@@ -133,8 +141,8 @@ export function composeRecipes(recipes: Recipe[]): ComposedRecipes {
   const buildParts = (base: GPTParts): GPTParts =>
     ordered.reduce((parts, r) => {
       const next = r.model?.(parts, partsInfo(r)) ?? parts;
-      const undeclared = (Object.keys(next) as PartName[]).filter((key) => next[key] !== parts[key] && !r.replaces?.includes(key));
-      if (undeclared.length > 0) throw new Error(`recipe '${r.name}' replaces ${undeclared.join(', ')} without declaring it in 'replaces'`);
+      const undeclared = (Object.keys(next) as PartName[]).filter((key) => next[key] !== parts[key] && !r.replaces?.includes(key) && !r.fuses?.includes(key));
+      if (undeclared.length > 0) throw new Error(`recipe '${r.name}' replaces ${undeclared.join(', ')} without declaring it in 'replaces' or 'fuses'`);
       return next;
     }, base);
   return {

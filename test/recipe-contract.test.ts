@@ -41,6 +41,18 @@ test("isCore answers from the run's declarations, whatever the order the recipes
   assert.deepEqual(seen, [false, true, false, true, true, true]);
 });
 
+test('a part another recipe only fuses is still the core\'s: the recipe that replaces it owns it, the fusing one yields', () => {
+  const seen: Record<string, boolean> = {};
+  const owner: Recipe = { name: 'owner', description: '', source: 'test', replaces: ['mlp'], model: (parts, { isCore }) => ((seen.owner = isCore('mlp')), parts) };
+  const fuser: Recipe = { name: 'fuser', description: '', source: 'test', enforce: 'pre', fuses: ['mlp'], model: (parts, { isCore }) => ((seen.fuser = isCore('mlp')), parts) };
+  composeRecipes([owner, fuser]).parts(defaultParts);
+  assert.deepEqual(seen, { fuser: false, owner: true });
+  // fused-kernels declares what it fuses that way, so int8 (which fuses its own MLP's GELU) keeps the MLP.
+  const [fusedKernels] = resolveRecipes('fused-kernels');
+  assert.deepEqual(fusedKernels!.replaces ?? [], []);
+  assert.ok(fusedKernels!.fuses?.includes('mlp'));
+});
+
 test("fused-kernels fuses the core's AdamW whether it is listed before or after muon", () => {
   const seen: boolean[] = [];
   const probe: Recipe = { name: 'probe', description: '', source: 'test', optimizer: (previous, { previousIsCore }) => (seen.push(previousIsCore), previous) };

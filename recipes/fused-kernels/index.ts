@@ -45,7 +45,8 @@ export function fusedKernelsRecipe(): Recipe {
     },
     // First, so every later recipe's replacement wins; what it fuses is decided from the run's declarations.
     enforce: 'pre',
-    replaces: ['norm', 'residualNorm', 'mlp', 'attention', 'loss'],
+    // Fused, not replaced: a recipe that replaces one of these (relu2's MLP, int8's) owns it, and fuses it or not.
+    fuses: ['norm', 'residualNorm', 'mlp', 'attention', 'loss'],
     model: (parts, { isCore }) => {
       if (hasFusedKernels()) {
         const fuseAddNorm = isCore('residual') && isCore('norm') && isCore('residualNorm');
