@@ -512,7 +512,8 @@ export async function main(argv: string[]): Promise<number> {
           .option('seeds', { coerce: numberFlag('seeds'), default: 1, describe: 'seeds per workload and recipe set (first-seed, first-seed+1, ...)' })
           .option('first-seed', { coerce: numberFlag('first-seed'), default: 0 })
           .option('heldout-seed', { coerce: numberFlag('heldout-seed'), describe: 'the held-out variant\'s draw (default: random, printed and recorded)' })
-          .option('no-heldout', { type: 'boolean', default: false, describe: 'public workloads only' })
+          // yargs reads --no-heldout as heldout = false.
+          .option('heldout', { type: 'boolean', default: true, describe: 'run the held-out workload (--no-heldout: public workloads only)' })
           .option('workload', { type: 'string', array: true, describe: 'only these public workloads (default: all)' })
           .option('threads', { coerce: numberFlag('threads') })
           .option('out', { type: 'string' })
@@ -538,7 +539,7 @@ export async function main(argv: string[]): Promise<number> {
               backend: args.backend as BackendRequest,
               seeds: args.seeds,
               firstSeed: args['first-seed'],
-              heldoutSeed: args['no-heldout'] ? null : args['heldout-seed'],
+              heldoutSeed: args.heldout ? args['heldout-seed'] : null,
               threads: args.threads,
               outDir: args.out,
               workloads: args.workload,

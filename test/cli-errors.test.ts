@@ -57,6 +57,10 @@ test('bad inputs are one clear line and exit 2', async () => {
   await expectUserError(['--recipe', 'rotary:theta=5'], /recipe 'rotary' takes no options/);
   await expectUserError(['--no-such-flag'], /Unknown argument/);
   await expectUserError(['data'], /choose a data command: prepare/);
+  // --no-heldout is read as a flag (not an unknown argument); the workload is refused before anything trains.
+  await expectUserError(['suite', '--recipe', 'ngpt', '--no-heldout', '--workload', 'nope', '--db', path.join(dir, 'suite.db')], /'nope' is not one of the suite's workloads/);
+  await expectUserError(['suite', '--db', path.join(dir, 'suite.db')], /give at least one --recipe \(or --standings\)/);
+  await expectUserError(['suite', '--base', 'fused-kernels', '--recipe', 'ngpt,zero-init', '--db', path.join(dir, 'suite.db')], /cannot be combined/);
   await expectUserError(['data', 'prepare', '--input', path.join(dir, 'missing.txt'), '--out', dir], /text file not found/);
 });
 
