@@ -313,6 +313,18 @@ export function parseSuiteReport(text: string): { report: SuiteReport } | { erro
   return { report: parsed.data as SuiteReport };
 }
 
+/** Every finished suite report in a database, validated; those of the wrong shape named (and left out). */
+export function storedSuiteReports(store: ResultsStore): { reports: SuiteReport[]; errors: string[] } {
+  const reports: SuiteReport[] = [];
+  const errors: string[] = [];
+  for (const stored of store.suiteReports()) {
+    const parsed = parseSuiteReport(stored.report);
+    if ('error' in parsed) errors.push(`suite ${stored.id}: ${parsed.error}`);
+    else reports.push(parsed.report);
+  }
+  return { reports, errors };
+}
+
 /**
  * A suite report file merged into a database whose runs came from their bundles (speedrun import): every run it
  * names must be there with its bundle, on the workload and with the recipes and seed the report says, and the

@@ -11,7 +11,7 @@
  */
 import { geometricMean, median, performanceRatios, profileScore } from './stats.ts';
 import { SUITE_WORKLOADS } from './suiteWorkloads.ts';
-import { parseSuiteReport, transferVerdict, type SuiteReport, type TransferVerdict } from './suite.ts';
+import { storedSuiteReports, transferVerdict, type SuiteReport, type TransferVerdict } from './suite.ts';
 import type { ResultsStore } from './store/database.ts';
 
 export interface StandingWorkload {
@@ -58,12 +58,7 @@ export function poolSuites(reports: readonly SuiteReport[]): SuiteStandings[] {
 
 /** The standings of every finished suite run in a database; stored reports of the wrong shape are named and left out. */
 export function standingsOfStore(store: ResultsStore): { standings: SuiteStandings[]; errors: string[] } {
-  const errors: string[] = [];
-  const reports = store.suiteReports().flatMap((s) => {
-    const parsed = parseSuiteReport(s.report);
-    if ('error' in parsed) errors.push(`suite ${s.id}: ${parsed.error}`);
-    return 'report' in parsed ? [parsed.report] : [];
-  });
+  const { reports, errors } = storedSuiteReports(store);
   return { standings: poolSuites(reports), errors };
 }
 

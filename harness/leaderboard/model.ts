@@ -5,7 +5,7 @@
 import { hardwareDetails, type HardwareFingerprint } from '../hardware.ts';
 import type { StoredRecord, StoredRun, ResultsStore } from '../store/database.ts';
 import { mean, performanceRatios, std } from '../stats.ts';
-import { parseSuiteReport, type SuiteReport } from '../suite.ts';
+import { storedSuiteReports, type SuiteReport } from '../suite.ts';
 import type { EvalPoint } from '../records.ts';
 
 export interface RecordRow {
@@ -205,17 +205,10 @@ export function buildLeaderboard(store: ResultsStore, bundleHref: (run: StoredRu
       });
     }
   }
-  const suites: SuiteView[] = [];
-  const suiteErrors: string[] = [];
-  for (const stored of store.suiteReports()) {
-    const parsed = parseSuiteReport(stored.report);
-    if ('error' in parsed) {
-      suiteErrors.push(`suite ${stored.id}: ${parsed.error}`);
-      continue;
-    }
-    const { report } = parsed;
+  const { reports, errors: suiteErrors } = storedSuiteReports(store);
+  const suites = reports.map((report): SuiteView => {
     const ratios = performanceRatios(report.summaries.map((s) => s.perWorkload.map((p) => p.medianTimeMs)));
-    suites.push({ report, ratios: report.summaries.map((s, i) => ({ recipes: s.recipes, ratios: ratios[i]! })) });
-  }
+    return { report, ratios: report.summaries.map((s, i) => ({ recipes: s.recipes, ratios: ratios[i]! })) };
+  });
   return { generatedAt: new Date().toISOString(), tracks, records, suites, suiteErrors };
 }
