@@ -502,7 +502,7 @@ export async function main(argv: string[]): Promise<number> {
     )
     .command(
       'suite',
-      'judge recipe sets on every workload of the suite (three scales and a held-out variant), interleaved with baseline: a table, AlgoPerf\'s score and a verdict on transfer',
+      'judge recipe sets on every workload of the suite (three scales and a held-out variant), interleaved with the base (baseline unless --base): a table, AlgoPerf\'s score and a verdict on transfer',
       (y) =>
         y
           .option('recipe', { alias: 'r', type: 'string', array: true, describe: 'a recipe set to judge (a,b,c); repeat for several, the base runs beside them once' })

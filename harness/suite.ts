@@ -2,8 +2,8 @@
  * `speedrun suite`: one recipe set judged at several scales and on a held-out workload, with one score
  * (MLCommons AlgoPerf's workloads and performance profiles; nanochat's "help across depths").
  *
- * Per workload and seed the runs are interleaved, the base (baseline, or e.g. fused-kernels) then each recipe set, on one engine, so that slow
- * drift of the machine falls on all of them alike. Every run is an ordinary run (database row and bundle); the
+ * Per workload and seed the runs are interleaved, the base (baseline, or e.g. fused-kernels) then each recipe
+ * set, on one engine, so that slow drift of the machine falls on all of them alike. Every run is an ordinary run (database row and bundle); the
  * suite records which runs it made, on which workload, in which role. The held-out workload is drawn from a seed
  * (harness/heldout.ts); its target is the validation loss a baseline reference run reaches after REFERENCE_STEPS
  * steps on it, measured first in the same suite run.
@@ -175,7 +175,7 @@ function cellOf(workload: string, record: RunRecord): SuiteCell {
   };
 }
 
-/** A workload's size from its baseline run: model FLOPs a step ÷ the tokens a step trained (train.ts counts them). */
+/** A workload's size from its base's run: model FLOPs a step ÷ the tokens a step trained (train.ts counts them). */
 const flopsPerTokenOf = (r: RunRecord | undefined): number | null => (r?.compute && r.tokens > 0 ? (r.compute.modelFlopsPerStep * r.steps) / r.tokens : null);
 
 /** Runs the suite: every workload, every seed, baseline and each recipe set interleaved; the report at the end. */
@@ -194,7 +194,7 @@ export async function runSuite(request: SuiteRequest, runner: SuiteRunner, store
   const sets = [baseSet, ...request.recipeSets.filter((r) => r !== baseSet)];
   const seedList = Array.from({ length: seeds }, (_, i) => firstSeed + i);
   const suiteId = `suite-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}-${randomBytes(3).toString('hex')}`;
-  const base = { backend: request.backend, threads: request.threads, outDir: request.outDir };
+  const runOptions = { backend: request.backend, threads: request.threads, outDir: request.outDir };
   const workloads: SuiteWorkload[] = [];
   const cells: SuiteCell[] = [];
   let started = false;
@@ -212,38 +212,38 @@ export async function runSuite(request: SuiteRequest, runner: SuiteRunner, store
     if (result.status === 'aborted') throw new UserError(`suite ${suiteId}: run ${result.runId} was aborted; the suite stops (its runs so far are recorded)`);
     return result;
   };
-  const timed = async (workload: string, extra: Partial<RunRequest>): Promise<{ baseline?: RunRecord }> => {
-    let baseline: RunRecord | undefined;
+  const timed = async (workload: string, extra: Partial<RunRequest>): Promise<{ baseRun?: RunRecord }> => {
+    let baseRun: RunRecord | undefined;
     for (const seed of seedList) {
       for (const recipe of sets) {
         log(`${workload}: ${recipe}, seed ${seed}`);
-        const result = await record(workload, 'timed', { ...base, ...extra, recipe, track: workload, seed });
-        if (recipe === baseSet) baseline ??= result;
+        const result = await record(workload, 'timed', { ...runOptions, ...extra, recipe, track: workload, seed });
+        if (recipe === baseSet) baseRun ??= result;
         cells.push(cellOf(workload, result));
       }
     }
-    return { baseline };
+    return { baseRun };
   };
 
   for (const track of publicTracks) {
     const scale = SUITE_WORKLOADS.find((w) => w.track === track)!.scale;
-    const { baseline } = await timed(track, {});
-    workloads.push({ track, scale, target: baseline!.track.target, flopsPerToken: flopsPerTokenOf(baseline) });
+    const { baseRun } = await timed(track, {});
+    workloads.push({ track, scale, target: baseRun!.track.target, flopsPerToken: flopsPerTokenOf(baseRun) });
   }
   if (heldoutSeed !== null && variant !== null) {
     const track = `heldout:${heldoutSeed}`;
     log(`${track}: ${variant.label}; baseline reference run of ${REFERENCE_STEPS} steps (seed ${REFERENCE_SEED})`);
     // A target below any loss, so the reference runs its steps; its last validation loss is the variant's target.
-    const reference = await record(track, 'reference', { ...base, recipe: 'baseline', track, seed: REFERENCE_SEED, steps: REFERENCE_STEPS, target: 1e-6 });
+    const reference = await record(track, 'reference', { ...runOptions, recipe: 'baseline', track, seed: REFERENCE_SEED, steps: REFERENCE_STEPS, target: 1e-6 });
     if (reference.status === 'diverged' || reference.finalValLoss === null) throw new UserError(`suite ${suiteId}: the held-out reference run ${reference.runId} diverged; draw another variant (--heldout-seed)`);
     const target = Number(reference.finalValLoss.toFixed(4));
     log(`${track}: target ${target} (the reference's validation loss at step ${reference.steps})`);
-    const { baseline } = await timed(track, { target, steps: HELDOUT_STEP_BUDGET });
+    const { baseRun } = await timed(track, { target, steps: HELDOUT_STEP_BUDGET });
     workloads.push({
       track,
       scale: 'held-out',
       target,
-      flopsPerToken: flopsPerTokenOf(baseline),
+      flopsPerToken: flopsPerTokenOf(baseRun),
       heldout: { ...variant, referenceRunId: reference.runId, referenceSteps: reference.steps },
     });
   }

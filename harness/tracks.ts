@@ -63,7 +63,7 @@ const brownChar: Track = {
 };
 
 // The suite's larger scales (harness/suite.ts). Targets calibrated on 2026-12-01 (docs/suite.md#calibration):
-// baseline on native reached each with seeds 0-2, at step 250-300 (wide) and 350-400 (large). Frozen: any
+// baseline on native reached each with seeds 0-4 (3-4 on 2026-12-02), at step 250-300 (wide) and 350-400 (large). Frozen: any
 // change is a new version.
 const brownCharWide: Track = {
   name: 'brown-char-wide',
