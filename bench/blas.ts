@@ -4,14 +4,19 @@
  * bf16 >= 1.6x fp32 throughput. The bf16 column is the mixed-precision recipe's emulated path (operands rounded to
  * bf16, then sgemm: this OpenBLAS has no sbgemm), so it shows the rounding's cost, not a bf16 GEMM's speed.
  */
-import { loadNativeBlas, nativeBuilt } from '../harness/backends/nativeBlas.ts';
+import { hasBlas, loadNativeAddon, nativeBuilt } from '../harness/backends/nativeBlas.ts';
 import { median } from '../harness/stats.ts';
 
 if (!nativeBuilt()) {
   process.stdout.write('native addon not built: apt-get install libopenblas-dev && npm run build:native\n');
   process.exit(0);
 }
-const blas = loadNativeBlas(2);
+const addon = loadNativeAddon(2);
+if (!hasBlas(addon)) {
+  console.log('bench:blas: this native build has no OpenBLAS (apt-get install libopenblas-dev, then npm run build:native)');
+  process.exit(0);
+}
+const blas = addon;
 const shapes: [string, number, number, number, number, boolean][] = [
   ['1024 x 1024 x 1024', 1024, 1024, 1024, 1, false],
   ['nano MLP up: 768x128 @ 128x512', 768, 512, 128, 1, false],

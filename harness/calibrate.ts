@@ -5,7 +5,7 @@
  */
 import { useBackend, type BackendRequest } from './backends/index.ts';
 import { describeHardware } from './hardware.ts';
-import { obtainPeak, type Peak } from './peaks.ts';
+import { obtainPeak, peakEngine, type Peak } from './peaks.ts';
 import type { ResultsStore } from './store/database.ts';
 
 export interface Calibration {
@@ -19,8 +19,8 @@ export interface Calibration {
 export async function calibrate(request: { backend: BackendRequest; threads?: number }, store: ResultsStore): Promise<Calibration> {
   const backend = await useBackend(request.backend, { threads: request.threads });
   const hardware = await describeHardware();
-  const previous = store.peak(hardware.hardwareClass, backend.name);
+  const previous = store.peak(hardware.hardwareClass, peakEngine(backend));
   const peak = await obtainPeak(backend, hardware.gpus);
-  store.savePeak(hardware.hardwareClass, backend.name, peak);
+  store.savePeak(hardware.hardwareClass, peakEngine(backend), peak);
   return { hardwareClass: hardware.hardwareClass, backend: backend.name, peak, ...(previous ? { previous: { flopsPerSec: previous.flopsPerSec, method: previous.method } } : {}) };
 }

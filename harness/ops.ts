@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core's Node bundle registers no gradients; the union package's Node bundle registers them all (same
 // global registry). Its ESM files in tfjs-core/dist use extensionless imports that Node cannot load.
 import '@tensorflow/tfjs';
+import { nativeProductsOnBlas } from './backends/nativeBlas.ts';
 
 export interface Engine {
   /** Transpose operands explicitly instead of using matMul's transpose flags (wasm, cpu). */
@@ -59,12 +60,14 @@ export function customOp<A extends tf.Tensor[]>(f: (...inputs: A) => CustomOpRes
 export function engineFor(backend: string | { name: string; tfjsBackend: string }): Engine {
   const name = typeof backend === 'string' ? backend : backend.name;
   const tfjs = typeof backend === 'string' ? backend : backend.tfjsBackend;
+  // native's OpenBLAS build replaces wasm's BatchMatMul with sgemm; its kernels-only build keeps wasm's products.
+  const xnnpackProducts = name === 'wasm' || (name === 'native' && !nativeProductsOnBlas());
   return {
-    // native's sgemm takes transposes as flags; wasm's and cpu's matMul are much slower with them.
-    transposeFirst: name === 'wasm' || name === 'cpu',
+    // sgemm takes transposes as flags; wasm's and cpu's matMul are much slower with them.
+    transposeFirst: xnnpackProducts || name === 'cpu',
     hasSegmentSum: tf.getKernel('UnsortedSegmentSum', tfjs) !== undefined,
-    // native replaces wasm's BatchMatMul with batched sgemm, so only plain wasm takes the per-sequence path.
-    attention: name === 'wasm' ? 'per-sequence' : 'batched',
+    // wasm's batched products are a scalar loop; only where sgemm replaced them is the batched form fast.
+    attention: xnnpackProducts ? 'per-sequence' : 'batched',
   };
 }
 

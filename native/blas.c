@@ -1,6 +1,7 @@
 /*
  * speedrun's native BLAS bridge: batched single-precision GEMM from OpenBLAS (cblas_sgemm), called on memory the
- * caller owns (the TF.js wasm heap), through Node-API. No arithmetic here: every product is OpenBLAS's.
+ * caller owns (the TF.js wasm heap), through Node-API. No arithmetic here: every product is OpenBLAS's. Linked
+ * only into the addon built where OpenBLAS is installed (speedrun_blas.node; see addon.c).
  *
  * sgemmBatched(memory, aOffset, bOffset, cOffset, batch, m, n, k, transA, transB, strideA, strideB, bf16)
  *   memory: a typed array over the heap (its ArrayBuffer or SharedArrayBuffer); offsets in bytes from its start;
@@ -105,31 +106,11 @@ static napi_value config(napi_env env, napi_callback_info info) {
   return out;
 }
 
-void speedrun_register_kernels(napi_env env, napi_value exports);      /* kernels.c */
-void speedrun_register_ngpt_kernels(napi_env env, napi_value exports); /* ngpt.c */
-void speedrun_register_elementwise(napi_env env, napi_value exports);   /* elementwise.c */
-void speedrun_register_muon(napi_env env, napi_value exports);          /* muon.c */
-void speedrun_register_heads(napi_env env, napi_value exports);         /* heads.c */
-#ifdef SPEEDRUN_DNNL
-void speedrun_register_int8(napi_env env, napi_value exports);          /* int8.c, with oneDNN */
-#endif
-
-static napi_value init(napi_env env, napi_value exports) {
+void speedrun_register_blas(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemmBatched", NULL, sgemm_batched, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"config", NULL, config, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, 3, props);
-  speedrun_register_kernels(env, exports);
-  speedrun_register_ngpt_kernels(env, exports);
-  speedrun_register_elementwise(env, exports);
-  speedrun_register_muon(env, exports);
-  speedrun_register_heads(env, exports);
-#ifdef SPEEDRUN_DNNL
-  speedrun_register_int8(env, exports);
-#endif
-  return exports;
 }
-
-NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

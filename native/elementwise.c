@@ -154,11 +154,70 @@ static napi_value unary(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * A permutation of x into out (contiguous): out[index] = x[Σ_d index[d]·in_strides[d]], for the caller's
+ * coalesced shape (merged dimensions, none of size 1), so exactly one dimension p reads x contiguously. Where
+ * that is not the last output dimension, the copy goes in square tiles over (p, last), so that both the reads
+ * along p and the writes along the last dimension stay in cache; wasm's Transpose moves one element at a time
+ * through generic index arithmetic.
+ * transpose(memory, x, out, shape[], inStrides[])
+ */
+#define TILE 16
+static napi_value transpose(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  const float *x = F32(1);
+  float *out = F32(2);
+  int64_t shape[MAX_RANK], is[MAX_RANK], os[MAX_RANK], index[MAX_RANK] = {0};
+  const int rank = int_array(env, argv[3], shape);
+  if (rank < 1 || int_array(env, argv[4], is) != rank) {
+    napi_throw_error(env, NULL, "speedrun kernels: transpose takes a shape and its strides, rank 1-8");
+    return NULL;
+  }
+  const int last = rank - 1;
+  int p = last;
+  for (int d = 0; d < rank; d++) if (is[d] == 1) p = d;
+  for (int d = last, stride = 1; d >= 0; d--) {
+    os[d] = stride;
+    stride *= shape[d];
+  }
+  for (;;) {
+    int64_t xo = 0, oo = 0;
+    for (int d = 0; d < rank; d++) {
+      xo += index[d] * is[d];
+      oo += index[d] * os[d];
+    }
+    const int64_t nl = shape[last], sl = is[last];
+    if (p == last) {
+      for (int64_t j = 0; j < nl; j++) out[oo + j] = x[xo + j * sl];
+    } else {
+      const int64_t np = shape[p], sp = os[p];
+      for (int64_t i0 = 0; i0 < np; i0 += TILE) {
+        const int64_t ie = i0 + TILE < np ? i0 + TILE : np;
+        for (int64_t j0 = 0; j0 < nl; j0 += TILE) {
+          const int64_t je = j0 + TILE < nl ? j0 + TILE : nl;
+          for (int64_t j = j0; j < je; j++)
+            for (int64_t i = i0; i < ie; i++) out[oo + i * sp + j] = x[xo + i + j * sl];
+        }
+      }
+    }
+    /* the next index over every dimension but p and the last */
+    int d = last - 1;
+    for (; d >= 0; d--) {
+      if (d == p) continue;
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+    }
+    if (d < 0) break;
+  }
+  return NULL;
+}
+
 void speedrun_register_elementwise(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       EXPORT("broadcastBinary", broadcast_binary),
       EXPORT("sumStrided", sum_strided),
       EXPORT("unary", unary),
+      EXPORT("transpose", transpose),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 }

@@ -1,12 +1,16 @@
 /*
  * speedrun's fused training kernels for the native backend: each replaces a chain of 4-15 TF.js kernels (and
  * their intermediates) with one pass over memory the caller owns (the TF.js wasm heap). Matrix products stay
- * OpenBLAS's (cblas_sgemm): these are the elementwise and row-wise parts around them, which BLAS has no
- * routine for. The arithmetic mirrors harness/ops.ts and harness/optim.ts line for line; tests compare each
+ * OpenBLAS's (cblas_sgemm) where it is linked: these are the elementwise and row-wise parts around them, which
+ * BLAS has no routine for. The exception is attention, fused whole: without OpenBLAS its per-head products are
+ * loops over the causal triangle here (see attention_* below). The arithmetic mirrors harness/ops.ts and harness/optim.ts line for line; tests compare each
  * kernel with those TF.js versions.
  */
+#ifdef SPEEDRUN_OPENBLAS
 #include <cblas.h>
+#endif
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "heap_args.h"
@@ -149,10 +153,63 @@ static napi_value gelu_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* P's row i over j <= i: softmax in place, zeros above the diagonal. */
+static inline void causal_softmax_row(float *row, int i, int T) {
+  float max = row[0];
+  for (int j = 1; j <= i; j++) max = row[j] > max ? row[j] : max;
+  float sum = 0;
+  for (int j = 0; j <= i; j++) {
+    row[j] = expf(row[j] - max);
+    sum += row[j];
+  }
+  const float inv = 1.0f / sum;
+  for (int j = 0; j <= i; j++) row[j] *= inv;
+  for (int j = i + 1; j < T; j++) row[j] = 0.0f;
+}
+
+/* dS's row i from dP's: P ⊙ (dP − rowsum(dP ⊙ P))·scale over j <= i, zeros above the diagonal. */
+static inline void softmax_backward_row(float *row, const float *pr, int i, int T, float scale) {
+  float dot = 0;
+  for (int j = 0; j <= i; j++) dot += row[j] * pr[j];
+  for (int j = 0; j <= i; j++) row[j] = pr[j] * (row[j] - dot) * scale;
+  for (int j = i + 1; j < T; j++) row[j] = 0.0f;
+}
+
+#ifndef SPEEDRUN_OPENBLAS
 /*
- * Causal attention forward for q, k, v in the model's [B, T, H, hs] layout (no transposes: each head is a
- * strided sub-matrix, leading dimension H·hs): per (b, h), S = q kᵀ (sgemm), P = softmax(S·scale) over j ≤ i,
- * O = P v (sgemm, written straight into [B, T, H, hs]). Keeps P [B, H, T, T] for the backward pass.
+ * Without a BLAS, one head's products are loops that visit only the causal triangle (j <= i: half of q·kᵀ's
+ * arithmetic) and whose inner loops run along contiguous memory the compiler vectorizes: a row of scores is
+ * Σ_d q[i,d]·kᵀ[d, 0..i] against a transposed copy of k's head, and P·v, dq, dk, dv are sums of rows of
+ * length hs scaled by one score each.
+ */
+
+/* xT [hs, T] = the head's x [T, hs] at leading dimension C. */
+static void transpose_head(const float *x, int T, int hs, int C, float *xT) {
+  for (int j = 0; j < T; j++)
+    for (int d = 0; d < hs; d++) xT[(int64_t)d * T + j] = x[(int64_t)j * C + d];
+}
+
+/* row[j] = scale·Σ_d a[d]·bT[d, j] for j <= i. */
+static inline void scores_row(const float *a, const float *bT, int i, int T, int hs, float scale, float *row) {
+  for (int j = 0; j <= i; j++) row[j] = 0.0f;
+  for (int d = 0; d < hs; d++) {
+    const float ad = a[d] * scale;
+    const float *bd = bT + (int64_t)d * T;
+    for (int j = 0; j <= i; j++) row[j] += ad * bd[j];
+  }
+}
+
+/* out[0..hs) += w·x[0..hs). */
+static inline void axpy(float w, const float *restrict x, float *restrict out, int hs) {
+  for (int d = 0; d < hs; d++) out[d] += w * x[d];
+}
+#endif
+
+/*
+ * Causal attention forward for q, k, v in the model's [B, T, H, hs] layout (no transposes of the tensors: each
+ * head is a strided sub-matrix, leading dimension H·hs): per (b, h), S = q kᵀ, P = softmax(S·scale) over j ≤ i,
+ * O = P v, written straight into [B, T, H, hs]. Keeps P [B, H, T, T] for the backward pass. The products are
+ * sgemm where OpenBLAS is linked, else the loops above.
  * attentionForward(memory, q, k, v, out, probs, batch, seqLen, heads, headSize, scale)
  */
 static napi_value attention_forward(napi_env env, napi_callback_info info) {
@@ -162,27 +219,37 @@ static napi_value attention_forward(napi_env env, napi_callback_info info) {
   const int B = INT(6), T = INT(7), H = INT(8), hs = INT(9);
   const float scale = NUM(10);
   const int C = H * hs;
+#ifndef SPEEDRUN_OPENBLAS
+  float *kT = malloc(sizeof(float) * ((int64_t)T * hs + 1));
+  if (!kT) {
+    napi_throw_error(env, NULL, "speedrun kernels: out of memory");
+    return NULL;
+  }
+#endif
   for (int b = 0; b < B; b++) {
     for (int h = 0; h < H; h++) {
       const int64_t base = (int64_t)b * T * C + (int64_t)h * hs;
       float *p = probs + ((int64_t)b * H + h) * T * T;
+#ifdef SPEEDRUN_OPENBLAS
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q + base, C, k + base, C, 0.0f, p, T);
+      for (int i = 0; i < T; i++) causal_softmax_row(p + (int64_t)i * T, i, T);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, v + base, C, 0.0f, out + base, C);
+#else
+      transpose_head(k + base, T, hs, C, kT);
       for (int i = 0; i < T; i++) {
         float *row = p + (int64_t)i * T;
-        float max = row[0];
-        for (int j = 1; j <= i; j++) max = row[j] > max ? row[j] : max;
-        float sum = 0;
-        for (int j = 0; j <= i; j++) {
-          row[j] = expf(row[j] - max);
-          sum += row[j];
-        }
-        const float inv = 1.0f / sum;
-        for (int j = 0; j <= i; j++) row[j] *= inv;
-        for (int j = i + 1; j < T; j++) row[j] = 0.0f;
+        scores_row(q + base + (int64_t)i * C, kT, i, T, hs, scale, row);
+        causal_softmax_row(row, i, T);
+        float *o = out + base + (int64_t)i * C;
+        memset(o, 0, sizeof(float) * hs);
+        for (int j = 0; j <= i; j++) axpy(row[j], v + base + (int64_t)j * C, o, hs);
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, v + base, C, 0.0f, out + base, C);
+#endif
     }
   }
+#ifndef SPEEDRUN_OPENBLAS
+  free(kT);
+#endif
   return NULL;
 }
 
@@ -198,24 +265,49 @@ static napi_value attention_backward(napi_env env, napi_callback_info info) {
   const int B = INT(10), T = INT(11), H = INT(12), hs = INT(13);
   const float scale = NUM(14);
   const int C = H * hs;
+#ifndef SPEEDRUN_OPENBLAS
+  float *vT = malloc(sizeof(float) * ((int64_t)T * hs + 1));
+  if (!vT) {
+    napi_throw_error(env, NULL, "speedrun kernels: out of memory");
+    return NULL;
+  }
+#endif
   for (int b = 0; b < B; b++) {
     for (int h = 0; h < H; h++) {
       const int64_t base = (int64_t)b * T * C + (int64_t)h * hs;
       const float *p = probs + ((int64_t)b * H + h) * T * T;
+#ifdef SPEEDRUN_OPENBLAS
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dOut + base, C, v + base, C, 0.0f, dS, T);
-      for (int i = 0; i < T; i++) {
-        float *row = dS + (int64_t)i * T;
-        const float *pr = p + (int64_t)i * T;
-        float dot = 0;
-        for (int j = 0; j <= i; j++) dot += row[j] * pr[j];
-        for (int j = 0; j <= i; j++) row[j] = pr[j] * (row[j] - dot) * scale;
-        for (int j = i + 1; j < T; j++) row[j] = 0.0f;
-      }
+      for (int i = 0; i < T; i++) softmax_backward_row(dS + (int64_t)i * T, p + (int64_t)i * T, i, T, scale);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, k + base, C, 0.0f, dq + base, C);
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, q + base, C, 0.0f, dk + base, C);
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, dOut + base, C, 0.0f, dv + base, C);
+#else
+      transpose_head(v + base, T, hs, C, vT);
+      for (int j = 0; j < T; j++) {
+        memset(dk + base + (int64_t)j * C, 0, sizeof(float) * hs);
+        memset(dv + base + (int64_t)j * C, 0, sizeof(float) * hs);
+      }
+      for (int i = 0; i < T; i++) {
+        const int64_t rowI = base + (int64_t)i * C;
+        const float *pr = p + (int64_t)i * T;
+        scores_row(dOut + rowI, vT, i, T, hs, 1.0f, dS);
+        softmax_backward_row(dS, pr, i, T, scale);
+        float *dqi = dq + rowI;
+        memset(dqi, 0, sizeof(float) * hs);
+        for (int j = 0; j <= i; j++) {
+          const int64_t rowJ = base + (int64_t)j * C;
+          axpy(dS[j], k + rowJ, dqi, hs);
+          axpy(dS[j], q + rowI, dk + rowJ, hs);
+          axpy(pr[j], dOut + rowI, dv + rowJ, hs);
+        }
+      }
+#endif
     }
   }
+#ifndef SPEEDRUN_OPENBLAS
+  free(vT);
+#endif
   return NULL;
 }
 

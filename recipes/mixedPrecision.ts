@@ -12,7 +12,7 @@
  * fused-kernels attention kernel calls sgemm itself, so with both recipes attention's products stay fp32.
  * Elsewhere the recipe changes nothing and says so.
  */
-import { setMatMulPrecision } from '../harness/backends/nativeBlas.ts';
+import { nativeProductsOnBlas, setMatMulPrecision } from '../harness/backends/nativeBlas.ts';
 import type { Recipe } from '../harness/recipe.ts';
 
 export function mixedPrecisionRecipe(): Recipe {
@@ -21,7 +21,9 @@ export function mixedPrecisionRecipe(): Recipe {
     description: 'bf16 matrix products with fp32 accumulation, fp32 master weights and optimizer state (native; emulated here)',
     source: 'Micikevicius et al. (arXiv 1710.03740); Kalamkar et al., bfloat16 training (arXiv 1905.12322)',
     notes: (backend) =>
-      backend.name === 'native'
+      backend.name === 'native' && !nativeProductsOnBlas()
+        ? ['no bf16 matrix products on this native build (they are OpenBLAS\'s: apt-get install libopenblas-dev, then npm run build:native); this run is the same as without the recipe']
+        : backend.name === 'native'
         ? ['bf16 matrix products (operands rounded to nearest even, fp32 accumulation), fp32 master weights and optimizer state; emulated (no sbgemm in this OpenBLAS; the bf16 dot product of this CPU has half its fp32 peak, bench/bf16-peak.c), so slower than fp32 here: it shows the numerics, not a speedup']
         : [`no bf16 matrix products on backend ${backend.name} (they exist on native); this run is the same as without the recipe`],
     // Read by the native BatchMatMul only; a no-op elsewhere. Put back when the run's replica is disposed.

@@ -1,6 +1,8 @@
 /**
- * The native backend (wasm + OpenBLAS sgemm through native/blas.c). Skipped where the addon is not built (no
- * libopenblas-dev), unless SPEEDRUN_REQUIRE_NATIVE=1 (set by .ci/run, which installs OpenBLAS).
+ * The native backend (wasm + speedrun's C kernels, with OpenBLAS sgemm through native/blas.c where it is
+ * installed). Skipped where no addon is built (no C compiler), unless SPEEDRUN_REQUIRE_NATIVE=1 (set by .ci/run,
+ * which installs OpenBLAS, so both builds exist there: the tests run on OpenBLAS's, and once on the kernels-only
+ * one with SPEEDRUN_NATIVE_BLAS=0).
  * Products agree with an explicit reference within 1e-5 relative (fp32, summation order differs); training
  * follows wasm's loss curve from the same seed within 1e-5; no tensor leaks over 100 steps (the addon itself
  * allocates nothing: it writes into the output tensor TF.js allocated on the wasm heap).
@@ -10,7 +12,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { nativeBuilt } from '../harness/backends/nativeBlas.ts';
+import { ADDON_PATH, KERNELS_ADDON_PATH, nativeAddonPath, nativeBuilt } from '../harness/backends/nativeBlas.ts';
 import type { RunRecord } from '../harness/records.ts';
 import { fixtureTextFile, ROOT, runCli, tempDir } from './utils.ts';
 
@@ -33,9 +35,16 @@ function trainLosses(file: string, args: string[]): { losses: number[]; notes: s
   return { losses, notes };
 }
 
+/** Whether the native backend here has OpenBLAS's products (the addon `native` loads). */
+const blasBuilt = () => nativeAddonPath() === ADDON_PATH;
+
 /** Runs test/fixtures/<name>.ts in its own process (a backend is per process) and parses its last line as JSON. */
 function fixture<T>(name: string, ...args: string[]): T {
-  const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', `${name}.ts`), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  return fixtureWith<T>({}, name, ...args);
+}
+
+function fixtureWith<T>(env: Record<string, string>, name: string, ...args: string[]): T {
+  const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test', 'fixtures', `${name}.ts`), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
   assert.equal(child.status, 0, child.stderr);
   return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as T;
 }
@@ -47,14 +56,14 @@ test('native matrix products (transposes, batches, broadcasting) agree with a re
   for (const [name, diff] of Object.entries(diffs)) assert.ok(diff < 1e-5, `${name}: ${diff}`);
 });
 
-test('native broadcasting binary ops, axis sums and unary ops agree with TF.js cpu on random shapes (fast-check, 342 cases)', (t) => {
+test('native broadcasting binary ops, axis sums, unary ops and transposes agree with TF.js cpu on random shapes (fast-check, 444 cases)', (t) => {
   if (unavailable(t)) return;
   const { cases, worst, failures, calls } = fixture<{ cases: number; worst: number; failures: string[]; calls: { native: number; wasm: number } }>('native-elementwise');
-  assert.equal(cases, 342);
+  assert.equal(cases, 444);
   assert.deepEqual(failures, []);
   assert.ok(worst < 1e-6, `worst relative difference ${worst}`);
   // tensor creation and dataSync go through no kernel; every op of a case does (a few empty ones return early)
-  assert.ok(calls.native >= 300, `only ${calls.native} of the cases ran natively (${calls.wasm} on wasm's kernels)`);
+  assert.ok(calls.native >= 390, `only ${calls.native} of the cases ran natively (${calls.wasm} on wasm's kernels)`);
 });
 
 test('native training follows wasm from the same seed, without leaking tensors', (t) => {
@@ -71,19 +80,38 @@ test('native training follows wasm from the same seed, without leaking tensors',
 
 test('native fused kernels agree with the TF.js ops they replace (fp32, 1e-5); bf16 products stay within their bound', (t) => {
   if (unavailable(t)) return;
-  const { diffs, bf16 } = fixture<{ diffs: Record<string, number>; bf16: { errorOverBound: number; changeFromFp32: number } }>('native-fused');
-  // layerNorm 3, addLayerNorm 4 (value, both addends, gain), geluMlp 4, attention 4, crossEntropy 2 (value, logits gradient), 5 clip norms, 2 AdamW tensors,
-  // bf16 product vs the same product of operands rounded in JavaScript
-  assert.equal(Object.keys(diffs).length, 25);
-  for (const [name, diff] of Object.entries(diffs)) assert.ok(diff < 1e-5, `${name}: ${diff}`);
-  assert.ok(bf16.errorOverBound <= 1, `bf16 product error is ${bf16.errorOverBound}x its bound`);
-  assert.ok(bf16.changeFromFp32 > 1e-4, 'bf16 products differ from fp32 ones (the rounding happened)');
+  checkFusedKernels(fixture<FusedKernelDiffs>('native-fused'), blasBuilt() ? 'openblas' : 'xnnpack');
 });
 
+interface FusedKernelDiffs {
+  diffs: Record<string, number>;
+  bf16: { errorOverBound: number; changeFromFp32: number } | null;
+  products: 'openblas' | 'xnnpack';
+}
+
+function checkFusedKernels({ diffs, bf16, products }: FusedKernelDiffs, expected: 'openblas' | 'xnnpack'): void {
+  assert.equal(products, expected);
+  // layerNorm 3, addLayerNorm 4 (value, both addends, gain), geluMlp 4, attention 4 + 3 edge shapes x 4, crossEntropy 2
+  // (value, logits gradient), 5 clip norms, 2 AdamW tensors, and with OpenBLAS: the bf16 product vs the same
+  // product of operands rounded in JavaScript
+  assert.equal(Object.keys(diffs).length, products === 'openblas' ? 37 : 36);
+  for (const [name, diff] of Object.entries(diffs)) assert.ok(diff < 1e-5, `${name}: ${diff}`);
+  if (products === 'xnnpack') return assert.equal(bf16, null, 'no bf16 products without OpenBLAS');
+  assert.ok(bf16!.errorOverBound <= 1, `bf16 product error is ${bf16!.errorOverBound}x its bound`);
+  assert.ok(bf16!.changeFromFp32 > 1e-4, 'bf16 products differ from fp32 ones (the rounding happened)');
+}
+
+function checkRecipeKernels(diffs: Record<string, number>, products: 'openblas' | 'xnnpack'): void {
+  // residual 3 shapes x 4, swiglu 3 x 3, rotary 3 x 2, rmsNorm 3 x 2, queryKey 3 x 3, normalization of 5 parameters,
+  // and with OpenBLAS Muon 4 x 2
+  assert.equal(Object.keys(diffs).length, products === 'openblas' ? 55 : 47);
+  for (const [name, diff] of Object.entries(diffs)) assert.ok(diff < 1e-5, `${name}: ${diff}`);
+}
+
 /** A 10-step micro run (on native unless told): its train losses, its event log, its record and its summary. */
-function microRun(recipe: string, file: string, backend = 'native', extra: string[] = []): { losses: number[]; events: string; record: RunRecord; summary: string } {
+function microRun(recipe: string, file: string, backend = 'native', extra: string[] = [], env: Record<string, string> = {}): { losses: number[]; events: string; record: RunRecord; summary: string } {
   const out = tempDir();
-  const result = runCli(['--recipe', recipe, '--track', `text:${file}`, '--preset', 'micro', '--backend', backend, '--steps', '10', '--out', out, '-q', ...extra], 120_000);
+  const result = runCli(['--recipe', recipe, '--track', `text:${file}`, '--preset', 'micro', '--backend', backend, '--steps', '10', '--out', out, '-q', ...extra], 120_000, env);
   assert.equal(result.status, 3, result.stderr);
   const [runDir] = fs.readdirSync(path.join(out, 'runs'));
   const lines = fs.readFileSync(path.join(out, 'runs', runDir!, 'events.jsonl'), 'utf8').split('\n').filter(Boolean);
@@ -114,10 +142,23 @@ test('fused-kernels on native trains like baseline, records what it fused, and l
 
 test("the recipes' fused kernels (nGPT, rotary, qk-norm, Muon) agree with their TF.js ops, forward and gradients, edge shapes included (1e-5)", (t) => {
   if (unavailable(t)) return;
-  const diffs = fixture<Record<string, number>>('native-recipe-kernels');
-  // residual 3 shapes x 4, swiglu 3 x 3, rotary 3 x 2, rmsNorm 3 x 2, queryKey 3 x 3, normalization of 5 parameters, Muon 4 x 2
-  assert.equal(Object.keys(diffs).length, 55);
-  for (const [name, diff] of Object.entries(diffs)) assert.ok(diff < 1e-5, `${name}: ${diff}`);
+  checkRecipeKernels(fixture<Record<string, number>>('native-recipe-kernels'), blasBuilt() ? 'openblas' : 'xnnpack');
+});
+
+test('the kernels-only build (no OpenBLAS: products on XNNPACK) runs the same fused kernels, correct, and trains like wasm', (t) => {
+  if (unavailable(t)) return;
+  if (!fs.existsSync(KERNELS_ADDON_PATH)) return assert.fail('native/build.mjs builds speedrun_kernels.node wherever it builds speedrun_blas.node');
+  if (!blasBuilt()) return t.skip('the kernels-only build is the one native loads here: the tests above ran on it');
+  const kernelsOnly = { SPEEDRUN_NATIVE_BLAS: '0' };
+  checkFusedKernels(fixtureWith<FusedKernelDiffs>(kernelsOnly, 'native-fused'), 'xnnpack');
+  checkRecipeKernels(fixtureWith<Record<string, number>>(kernelsOnly, 'native-recipe-kernels'), 'xnnpack');
+  const file = fixtureTextFile();
+  const fused = microRun('fused-kernels', file, 'native', [], kernelsOnly);
+  const reference = microRun('baseline', file, 'wasm');
+  assert.match(fused.summary, /no BLAS/);
+  assert.match(fused.events, /fused on native: attention block/);
+  assert.match(fused.events, /matrix products on XNNPACK/);
+  fused.losses.forEach((l, i) => assert.ok(Math.abs(l - reference.losses[i]!) / reference.losses[i]! < 1e-4, `step ${i + 1}: native (no BLAS) ${l} vs wasm ${reference.losses[i]}`));
 });
 
 test('ngpt on native runs its fused kernels, says so, and trains like ngpt on wasm (TF.js ops)', (t) => {
@@ -136,6 +177,10 @@ test('mixed-precision on native: bf16 products move the losses a little, and the
   const file = fixtureTextFile();
   const mixed = microRun('mixed-precision', file);
   const baseline = microRun('baseline', file);
+  if (!blasBuilt()) {
+    assert.match(mixed.events, /no bf16 matrix products on this native build/);
+    return assert.deepEqual(mixed.losses, baseline.losses);
+  }
   assert.match(mixed.events, /bf16 matrix products.*emulated/);
   assert.ok(mixed.losses.some((l, i) => l !== baseline.losses[i]), 'bf16 products change the arithmetic');
   // bf16 keeps 8 significant bits: after 10 steps the loss stays within 1 % of fp32's.
@@ -146,13 +191,13 @@ test('asking for native where it is not built is a one-line error naming the apt
   if (nativeBuilt()) return t.skip('the addon is built here');
   const result = runCli(['--backend', 'native', '--steps', '1']);
   assert.equal(result.status, 2);
-  assert.match(result.stderr, /libopenblas-dev/);
+  assert.match(result.stderr, /C compiler.*npm run build:native/);
 });
 
 /** Whether the addon has oneDNN's int8 products (skips, or fails where .ci/run installed oneDNN). */
 function int8Unavailable(t: { skip(why: string): void }): boolean {
   if (unavailable(t)) return true;
-  const probe = spawnSync(process.execPath, ['-e', "const a=require('./native/build/Release/speedrun_blas.node');console.log(typeof a.int8Available==='function'?a.int8Available():'absent')"], { cwd: ROOT, encoding: 'utf8' });
+  const probe = spawnSync(process.execPath, ['-e', "const a=require(process.argv[1]);console.log(typeof a.int8Available==='function'?a.int8Available():'absent')", nativeAddonPath()!], { cwd: ROOT, encoding: 'utf8' });
   if (probe.stdout.startsWith('ok')) return false;
   if (process.env.SPEEDRUN_REQUIRE_INT8 === '1') assert.fail(`int8 products required here: ${probe.stdout.trim()} (apt-get install libdnnl-dev && npm run build:native)`);
   t.skip(`int8 products not built (${probe.stdout.trim() || probe.stderr.trim()}): apt-get install libdnnl-dev`);

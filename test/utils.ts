@@ -55,12 +55,12 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], timeoutMs = 120_000): CliResult {
+export function runCli(args: string[], timeoutMs = 120_000, env: Record<string, string> = {}): CliResult {
   const result = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'speedrun.js'), ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: timeoutMs,
-    env: { ...process.env, CI: '1' },
+    env: { ...process.env, CI: '1', ...env },
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }

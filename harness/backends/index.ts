@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../errors.ts';
 import { trimWasmWorkers, withThreadedWasm } from './wasmThreads.ts';
 import { useFasterWasmKernels } from './wasmKernels.ts';
-import { loadNativeBlas, NATIVE_INSTALL_HINT, nativeBuilt, useBlasForMatMul } from './nativeBlas.ts';
+import { ADDON_PATH, hasBlas, loadNativeAddon, NATIVE_INSTALL_HINT, nativeAddonPath, nativeBuilt, useBlasForMatMul } from './nativeBlas.ts';
 import { registerNativeKernels } from './nativeKernels.ts';
 import { hasNativeElementwise, useNativeElementwise } from './nativeElementwise.ts';
 import { activateWebgpu, gpuDevicePresent, probeWebgpu, webgpuInstalled, WEBGPU_INSTALL_HINT, type AdapterInfo } from './webgpu.ts';
@@ -156,16 +156,26 @@ async function loadHardwareWebgpu(): Promise<BackendInfo> {
 async function loadNative(threads: number): Promise<BackendInfo> {
   if (!nativeBuilt()) throw new UserError(`backend 'native' is not built here: ${NATIVE_INSTALL_HINT}`);
   const wasm = await loadWasm(threads);
-  let blas;
+  let addon;
   try {
-    blas = loadNativeBlas(wasm.threads);
+    addon = loadNativeAddon(wasm.threads);
   } catch (error) {
     throw new UserError(`backend 'native': the addon failed to load (${firstLine(error)}); ${NATIVE_INSTALL_HINT}`);
   }
-  useBlasForMatMul(blas);
-  registerNativeKernels(blas); // used by the fused-kernels recipe only
-  if (hasNativeElementwise(blas)) useNativeElementwise(blas); // every broadcast and reduction, every recipe
-  const config = blas.config(); // e.g. "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64"
+  if (hasBlas(addon)) useBlasForMatMul(addon);
+  registerNativeKernels(addon); // used by the fused-kernels recipe only
+  if (hasNativeElementwise(addon)) useNativeElementwise(addon); // every broadcast and reduction, every recipe
+  if (!hasBlas(addon)) {
+    return {
+      name: 'native',
+      tfjsBackend: 'wasm',
+      package: 'speedrun native (C kernels; products on XNNPACK, no OpenBLAS) + @tensorflow/tfjs-backend-wasm',
+      version: `no BLAS, wasm ${wasm.version}`,
+      threads: wasm.threads,
+      note: [wasm.note, 'matrix products on XNNPACK: OpenBLAS is not built here (apt-get install libopenblas-dev, then npm run build:native)'].filter(Boolean).join('; '),
+    };
+  }
+  const config = addon.config(); // e.g. "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64"
   return {
     name: 'native',
     tfjsBackend: 'wasm',
@@ -233,7 +243,7 @@ const BACKENDS: Record<BackendName, BackendEntry> = {
   native: {
     autoRank: 3,
     installed: nativeBuilt,
-    describe: () => (nativeBuilt() ? 'built: wasm with OpenBLAS matrix products' : NATIVE_INSTALL_HINT),
+    describe: () => (nativeBuilt() ? `built: wasm with speedrun's C kernels and ${nativeAddonPath() === ADDON_PATH ? 'OpenBLAS matrix products' : 'XNNPACK matrix products (no OpenBLAS)'}` : NATIVE_INSTALL_HINT),
     load: (threads) => loadNative(threads),
   },
   tensorflow: {

@@ -1,8 +1,11 @@
 /**
- * The `native` backend: TF.js's wasm backend with every matrix product (BatchMatMul, which 2-D matMul also goes
- * through) replaced by OpenBLAS's sgemm, called through a Node-API addon (native/blas.c, built at install time
- * when libopenblas-dev is present) directly on the wasm heap, so no data is copied. Transposes are sgemm flags,
- * not copies. Everything else stays wasm's (XNNPACK, SIMD, threads).
+ * The `native` backend: TF.js's wasm backend with speedrun's C kernels registered over wasm's, called through a
+ * Node-API addon directly on the wasm heap, so no data is copied. Two builds of the addon (native/addon.c):
+ *  - speedrun_blas.node, where libopenblas-dev is installed: every matrix product (BatchMatMul, which 2-D matMul
+ *    also goes through) is OpenBLAS's sgemm, transposes are sgemm flags, not copies;
+ *  - speedrun_kernels.node, wherever a C compiler is: the same fused and elementwise kernels, with the matrix
+ *    products left on wasm's XNNPACK.
+ * The first is loaded where it is built, unless SPEEDRUN_NATIVE_BLAS=0. Everything else stays wasm's.
  *
  * Why wasm and not the cpu backend underneath: the cpu backend's pure-JavaScript kernels run ~40x slower than
  * wasm's, so the non-matmul part of a step would cost seconds. Why it matters: tfjs-backend-wasm sends every
@@ -14,6 +17,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PROJECT_ROOT } from '../environment.ts';
 
+/** native/blas.c, in speedrun_blas.node only. */
 export interface NativeBlas {
   /** bf16: round both operands to bfloat16 (nearest even) and accumulate in fp32 (emulated; no sbgemm here). */
   sgemmBatched(memory: Uint8Array, aOffset: number, bOffset: number, cOffset: number, batch: number, m: number, n: number, k: number, transA: boolean, transB: boolean, strideA: number, strideB: number, bf16: boolean): void;
@@ -21,13 +25,33 @@ export interface NativeBlas {
   config(): string;
 }
 
-export const ADDON_PATH = path.join(PROJECT_ROOT, 'native', 'build', 'Release', 'speedrun_blas.node');
-export const NATIVE_INSTALL_HINT = 'install OpenBLAS (Debian/Ubuntu: apt-get install libopenblas-dev) and run `npm run build:native` (or npm ci again)';
+/** What every build of the addon has; the kernel groups are typed where they are registered. */
+export interface NativeAddon extends Partial<NativeBlas> {
+  /** Which engine this build's matrix products run on (absent: a build from before speedrun_kernels, OpenBLAS). */
+  products?(): 'openblas' | 'xnnpack';
+}
+
+const RELEASE = path.join(PROJECT_ROOT, 'native', 'build', 'Release');
+/** The addon with OpenBLAS's products. */
+export const ADDON_PATH = path.join(RELEASE, 'speedrun_blas.node');
+/** The addon that needs only a C compiler: kernels, products on XNNPACK. */
+export const KERNELS_ADDON_PATH = path.join(RELEASE, 'speedrun_kernels.node');
+export const NATIVE_INSTALL_HINT = 'install a C compiler (Debian/Ubuntu: apt-get install g++ make python3; libopenblas-dev too for its matrix products) and run `npm run build:native` (or npm ci again)';
 
 const require = createRequire(import.meta.url);
-let loaded: NativeBlas | undefined;
+let loaded: NativeAddon | undefined;
 
-export const nativeBuilt = (): boolean => fs.existsSync(ADDON_PATH);
+/** The addon `native` loads here: OpenBLAS's build where it exists and SPEEDRUN_NATIVE_BLAS is not 0, else the kernels-only one; undefined where neither is built. */
+export function nativeAddonPath(): string | undefined {
+  const candidates = process.env.SPEEDRUN_NATIVE_BLAS === '0' ? [KERNELS_ADDON_PATH] : [ADDON_PATH, KERNELS_ADDON_PATH];
+  return candidates.find((file) => fs.existsSync(file));
+}
+
+export const nativeBuilt = (): boolean => nativeAddonPath() !== undefined;
+
+/** True where this process's native backend runs its matrix products on OpenBLAS (set when it loads). */
+let productsOnBlas = false;
+export const nativeProductsOnBlas = (): boolean => productsOnBlas;
 
 /**
  * OpenBLAS picks its kernels from the CPU model; on virtual CPUs that report a generic model it falls back to
@@ -47,17 +71,19 @@ export function chooseCoreType(): void {
   else if (has('avx2') && has('fma')) process.env.OPENBLAS_CORETYPE = 'Haswell';
 }
 
-export function loadNativeBlas(threads: number): NativeBlas {
+export function loadNativeAddon(threads: number): NativeAddon {
   if (!loaded) {
+    const file = nativeAddonPath();
+    if (!file) throw new Error('the native addon is not built');
     chooseCoreType();
     // oneDNN's OpenMP threads (int8 products) spin after each call (libgomp's default: 300,000 turns) and take
     // the cores OpenBLAS and wasm's threads need next: nano steps with int8 products ran 1.35x the fp32 step
     // spinning so long, 0.96x never spinning (each call then waits for its threads to wake), 0.91x spinning
     // 10,000 turns (one run each, 2026-12-01, AMD EPYC Zen 3). libgomp reads it when the addon loads it.
     if (process.env.OMP_WAIT_POLICY === undefined) process.env.GOMP_SPINCOUNT ??= '10000';
-    loaded = require(ADDON_PATH) as NativeBlas;
+    loaded = require(file) as NativeAddon;
   }
-  loaded.setThreads(threads);
+  loaded.setThreads?.(threads);
   return loaded;
 }
 
@@ -78,8 +104,12 @@ interface WasmBackendLike {
   wasm: { HEAPU8: Uint8Array };
 }
 
+/** True where the addon has OpenBLAS's products. */
+export const hasBlas = (addon: NativeAddon): addon is NativeAddon & NativeBlas => typeof addon.sgemmBatched === 'function';
+
 /** Replaces wasm's BatchMatMul with sgemm on the wasm heap (broadcasting as TF.js does, batch of 1 on a side). */
 export function useBlasForMatMul(blas: NativeBlas): void {
+  productsOnBlas = true;
   const original = tf.getKernel('BatchMatMul', 'wasm');
   if (!original) throw new Error('the wasm backend has no BatchMatMul kernel to replace');
   tf.unregisterKernel('BatchMatMul', 'wasm');

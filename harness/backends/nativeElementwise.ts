@@ -1,6 +1,8 @@
 /**
- * native/elementwise.c's broadcasting binary ops (Add, Sub, Multiply, RealDiv), axis sums (Sum) and the unary
- * ops (Square, Neg, Abs, Relu, Tanh, Exp, Sigmoid, Sqrt, Rsqrt), registered over tfjs-backend-wasm's kernels on the native backend. wasm runs these through
+ * native/elementwise.c's broadcasting binary ops (Add, Sub, Multiply, RealDiv), axis sums (Sum), the unary
+ * ops (Square, Neg, Abs, Relu, Tanh, Exp, Sigmoid, Sqrt, Rsqrt) and Transpose, registered over
+ * tfjs-backend-wasm's kernels on the native backend. Transpose matters where the products stay on XNNPACK (no
+ * OpenBLAS), which the core feeds transposed copies instead of transpose flags (harness/ops.ts). wasm runs these through
  * generic per-element index arithmetic (15 ns an element for rotary's broadcast multiply, 4 ms for a column sum
  * of [768, 1024]); every recipe's broadcasts and every gradient's reductions go through them. float32 only: any
  * other dtype goes to wasm's own kernel.
@@ -14,6 +16,8 @@ export interface NativeElementwiseAddon {
   broadcastBinary(heap: Uint8Array, op: number, a: number, b: number, out: number, shape: number[], aStrides: number[], bStrides: number[]): void;
   sumStrided(heap: Uint8Array, x: number, out: number, outSize: number, shape: number[], outStrides: number[]): void;
   unary(heap: Uint8Array, op: number, x: number, out: number, n: number): void;
+  /** Absent from addons built before it. */
+  transpose?(heap: Uint8Array, x: number, out: number, shape: number[], inStrides: number[]): void;
 }
 
 /** An addon built before native/elementwise.c existed has none of these. */
@@ -128,6 +132,24 @@ export function useNativeElementwise(addon: NativeElementwiseAddon): void {
       const backend = args.backend as unknown as WasmBackendLike;
       const out = backend.makeOutput(x.shape, 'float32');
       addon.unary(backend.wasm.HEAPU8, op, heapOffset(backend, x), heapOffset(backend, out), tf.util.sizeFromShape(x.shape));
+      return out;
+    });
+  }
+
+  const transpose = addon.transpose?.bind(addon);
+  if (transpose) {
+    replace('Transpose', (args) => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const { perm } = args.attrs as { perm: number[] };
+      if (x.dtype !== 'float32') return null;
+      const backend = args.backend as unknown as WasmBackendLike;
+      const outShape = perm.map((d) => x.shape[d]!);
+      const out = backend.makeOutput(outShape, 'float32');
+      if (tf.util.sizeFromShape(outShape) === 0) return out;
+      const xStrides = contiguous(x.shape);
+      const { shape, strides } = coalesce(outShape, [contiguous(outShape), perm.map((d) => xStrides[d]!)]);
+      if (shape.length > 8) return null; // the C loop's index has 8 places
+      transpose(backend.wasm.HEAPU8, heapOffset(backend, x), heapOffset(backend, out), shape, strides[1]!);
       return out;
     });
   }

@@ -9,7 +9,7 @@
  * measured against.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { NativeBlas } from './nativeBlas.ts';
+import type { NativeAddon } from './nativeBlas.ts';
 
 /** native/kernels.c's entry points: (heap, byte offsets…, sizes…, scalars…). */
 export interface NativeKernelAddon {
@@ -147,7 +147,7 @@ function withScratch<T>(b: WasmBackendLike, bytes: number, body: (scratch: numbe
   }
 }
 
-export function registerNativeKernels(addon: NativeBlas & Partial<NativeKernelAddon> & Partial<NgptKernelAddon> & Partial<MuonKernelAddon> & Partial<HeadKernelAddon> & Partial<Int8KernelAddon>): void {
+export function registerNativeKernels(addon: NativeAddon & Partial<NativeKernelAddon> & Partial<NgptKernelAddon> & Partial<MuonKernelAddon> & Partial<HeadKernelAddon> & Partial<Int8KernelAddon>): void {
   // An addon built before the kernels existed (matmuls only), or before the residual + norm kernel: nothing fused.
   if (typeof addon.adamW !== 'function' || typeof addon.addLayerNormForward !== 'function') return;
   const native = addon as NativeKernelAddon;

@@ -96,7 +96,9 @@ export function muonRecipe(options: MuonOptions = MUON_DEFAULTS): Recipe {
     notes: (backend) =>
       nativeHas(backend, MUON_UPDATE)
         ? ['fused on native: momentum + Newton-Schulz + step, one call per matrix']
-        : [`not fused on ${backend.name} (a fused update exists for native): Newton-Schulz runs as TF.js kernels`],
+        : backend.name === 'native'
+          ? ["not fused on this native build (Muon's fused update is fifteen OpenBLAS sgemms: apt-get install libopenblas-dev, then npm run build:native): Newton-Schulz runs as TF.js kernels"]
+          : [`not fused on ${backend.name} (a fused update exists for native): Newton-Schulz runs as TF.js kernels`],
     optimizer: (previous: OptimizerFactory): OptimizerFactory => (table, train) => {
       const hidden = [...table.values()].filter(isHiddenMatrix);
       const rest = new Map([...table].filter(([, p]) => !isHiddenMatrix(p)));
