@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PROJECT_ROOT } from './environment.ts';
 import { UserError } from './errors.ts';
+import { ADDON_PATH, KERNELS_ADDON_PATH } from './backends/nativeBlas.ts';
 
 /** The project's own files a kit carries (beside dist/): sources for the code hash and bundles, templates. */
 const APP_FILES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'bin', 'dist', 'harness', 'recipes', 'site'];
@@ -176,14 +177,14 @@ export function pack(options: { out: string; compress: boolean; log?: (line: str
       else fs.cpSync(from, path.join(app, item));
     }
     const native: string[] = [];
-    const addon = path.join(PROJECT_ROOT, 'native', 'build', 'Release', 'speedrun_blas.node');
-    if (fs.existsSync(addon)) {
+    // Both builds of the native addon where they exist: OpenBLAS's (with the libraries it links) and the kernels-only one.
+    for (const addon of [ADDON_PATH, KERNELS_ADDON_PATH].filter((file) => fs.existsSync(file))) {
       fs.mkdirSync(path.join(app, 'native', 'build', 'Release'), { recursive: true });
-      fs.copyFileSync(addon, path.join(app, 'native', 'build', 'Release', 'speedrun_blas.node'));
-      native.push('native backend addon');
+      fs.copyFileSync(addon, path.join(app, 'native', 'build', 'Release', path.basename(addon)));
+      native.push(`native backend addon ${path.basename(addon)}`);
       for (const lib of carriedLibraries(addon)) {
         fs.copyFileSync(fs.realpathSync(lib), path.join(kit, 'lib', path.basename(lib)));
-        native.push(path.basename(lib));
+        if (!native.includes(path.basename(lib))) native.push(path.basename(lib));
       }
     }
     const packages = productionPackages();

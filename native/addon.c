@@ -6,6 +6,7 @@
  * on tfjs-backend-wasm's XNNPACK.
  */
 #include <node_api.h>
+#include <omp.h>
 
 #include "heap_args.h"
 
@@ -15,6 +16,7 @@ void speedrun_register_elementwise(napi_env env, napi_value exports);   /* eleme
 void speedrun_register_heads(napi_env env, napi_value exports);         /* heads.c */
 #ifdef SPEEDRUN_OPENBLAS
 void speedrun_register_blas(napi_env env, napi_value exports);          /* blas.c */
+void speedrun_set_blas_threads(int threads);                            /* blas.c */
 void speedrun_register_muon(napi_env env, napi_value exports);          /* muon.c */
 #endif
 #ifdef SPEEDRUN_DNNL
@@ -33,9 +35,25 @@ static napi_value products(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* setThreads(n): the threads of the kernels that split their work (OpenMP), and of OpenBLAS where linked. */
+static napi_value set_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1) {
+    napi_throw_error(env, NULL, "speedrun kernels: setThreads takes one number");
+    return NULL;
+  }
+  const int threads = int_arg(env, argv[0]) > 0 ? (int)int_arg(env, argv[0]) : 1;
+  omp_set_num_threads(threads);
+#ifdef SPEEDRUN_OPENBLAS
+  speedrun_set_blas_threads(threads);
+#endif
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
-  napi_property_descriptor props[] = {EXPORT("products", products)};
-  napi_define_properties(env, exports, 1, props);
+  napi_property_descriptor props[] = {EXPORT("products", products), EXPORT("setThreads", set_threads)};
+  napi_define_properties(env, exports, 2, props);
   speedrun_register_kernels(env, exports);
   speedrun_register_ngpt_kernels(env, exports);
   speedrun_register_elementwise(env, exports);

@@ -92,13 +92,7 @@ static napi_value sgemm_batched(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value set_threads(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  openblas_set_num_threads((int)get_int(env, argv[0]));
-  return NULL;
-}
+void speedrun_set_blas_threads(int threads) { openblas_set_num_threads(threads); }
 
 static napi_value config(napi_env env, napi_callback_info info) {
   napi_value out;
@@ -109,8 +103,7 @@ static napi_value config(napi_env env, napi_callback_info info) {
 void speedrun_register_blas(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemmBatched", NULL, sgemm_batched, NULL, NULL, NULL, napi_default, NULL},
-      {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"config", NULL, config, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 3, props);
+  napi_define_properties(env, exports, 2, props);
 }

@@ -15,6 +15,10 @@
 
 #include "heap_args.h"
 
+/* The elementwise and row-wise loops stay on one thread: shared among two OpenMP threads they made the nano step
+   slower (29 -> 44 ms with OpenBLAS, 89 -> 101 ms without, 2026-12-02, AMD EPYC Zen 5), their threads contending
+   with OpenBLAS's and wasm's, which spin between calls. */
+
 /* A row's mean and 1/σ = 1/√(var + eps), two passes (as TF.js's moments). */
 static inline float row_rstd(const float *row, int width, float eps, float *mean_out) {
   float total = 0;
@@ -175,6 +179,17 @@ static inline void softmax_backward_row(float *row, const float *pr, int i, int 
   for (int j = i + 1; j < T; j++) row[j] = 0.0f;
 }
 
+/*
+ * Heads go to the addon's threads only without OpenBLAS: Debian's OpenBLAS (its pthreads build) serializes
+ * calls from several threads, and its sgemm alone was faster here (2026-12-02, AMD EPYC Zen 5: 5.2 ms a step of
+ * attention kernels on one thread, 8.7 ms on two).
+ */
+#ifdef SPEEDRUN_OPENBLAS
+#define HEADS_IN_THREADS 0
+#else
+#define HEADS_IN_THREADS 1
+#endif
+
 #ifndef SPEEDRUN_OPENBLAS
 /*
  * Without a BLAS, one head's products are loops that visit only the causal triangle (j <= i: half of q·kᵀ's
@@ -209,7 +224,8 @@ static inline void axpy(float w, const float *restrict x, float *restrict out, i
  * Causal attention forward for q, k, v in the model's [B, T, H, hs] layout (no transposes of the tensors: each
  * head is a strided sub-matrix, leading dimension H·hs): per (b, h), S = q kᵀ, P = softmax(S·scale) over j ≤ i,
  * O = P v, written straight into [B, T, H, hs]. Keeps P [B, H, T, T] for the backward pass. The products are
- * sgemm where OpenBLAS is linked, else the loops above.
+ * sgemm where OpenBLAS is linked, else the loops above. The B·H heads are independent: without OpenBLAS they are
+ * shared among the addon's threads (OpenMP; setThreads), each with its own scratch.
  * attentionForward(memory, q, k, v, out, probs, batch, seqLen, heads, headSize, scale)
  */
 static napi_value attention_forward(napi_env env, napi_callback_info info) {
@@ -219,22 +235,24 @@ static napi_value attention_forward(napi_env env, napi_callback_info info) {
   const int B = INT(6), T = INT(7), H = INT(8), hs = INT(9);
   const float scale = NUM(10);
   const int C = H * hs;
+  int failed = 0;
+#pragma omp parallel reduction(| : failed) if (HEADS_IN_THREADS)
+  {
 #ifndef SPEEDRUN_OPENBLAS
-  float *kT = malloc(sizeof(float) * ((int64_t)T * hs + 1));
-  if (!kT) {
-    napi_throw_error(env, NULL, "speedrun kernels: out of memory");
-    return NULL;
-  }
+    float *kT = malloc(sizeof(float) * ((int64_t)T * hs + 1));
+    failed = kT == NULL;
 #endif
-  for (int b = 0; b < B; b++) {
-    for (int h = 0; h < H; h++) {
+#pragma omp for schedule(static)
+    for (int bh = 0; bh < B * H; bh++) {
+      const int b = bh / H, h = bh % H;
       const int64_t base = (int64_t)b * T * C + (int64_t)h * hs;
-      float *p = probs + ((int64_t)b * H + h) * T * T;
+      float *p = probs + (int64_t)bh * T * T;
 #ifdef SPEEDRUN_OPENBLAS
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q + base, C, k + base, C, 0.0f, p, T);
       for (int i = 0; i < T; i++) causal_softmax_row(p + (int64_t)i * T, i, T);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, v + base, C, 0.0f, out + base, C);
 #else
+      if (!kT) continue;
       transpose_head(k + base, T, hs, C, kT);
       for (int i = 0; i < T; i++) {
         float *row = p + (int64_t)i * T;
@@ -246,36 +264,42 @@ static napi_value attention_forward(napi_env env, napi_callback_info info) {
       }
 #endif
     }
-  }
 #ifndef SPEEDRUN_OPENBLAS
-  free(kT);
+    free(kT);
 #endif
+  }
+  if (failed) napi_throw_error(env, NULL, "speedrun kernels: out of memory");
   return NULL;
 }
 
 /*
  * Causal attention backward: dP = dO vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale, dq = dS k, dk = dSᵀ q, dv = Pᵀ dO;
- * all in [B, T, H, hs] except P. scratch holds one T x T matrix.
+ * all in [B, T, H, hs] except P. Heads shared among threads as in the forward pass; each thread has its own
+ * T x T dS (the caller's scratch is no longer used: it is one matrix, for one thread).
  * attentionBackward(memory, dOut, q, k, v, probs, dq, dk, dv, scratch, batch, seqLen, heads, headSize, scale)
  */
 static napi_value attention_backward(napi_env env, napi_callback_info info) {
   ARGS(15);
   const float *dOut = F32(1), *q = F32(2), *k = F32(3), *v = F32(4), *probs = F32(5);
-  float *dq = F32(6), *dk = F32(7), *dv = F32(8), *dS = F32(9);
+  float *dq = F32(6), *dk = F32(7), *dv = F32(8);
   const int B = INT(10), T = INT(11), H = INT(12), hs = INT(13);
   const float scale = NUM(14);
   const int C = H * hs;
+  int failed = 0;
+#pragma omp parallel reduction(| : failed) if (HEADS_IN_THREADS)
+  {
+    float *dS = malloc(sizeof(float) * ((int64_t)T * T + 1));
 #ifndef SPEEDRUN_OPENBLAS
-  float *vT = malloc(sizeof(float) * ((int64_t)T * hs + 1));
-  if (!vT) {
-    napi_throw_error(env, NULL, "speedrun kernels: out of memory");
-    return NULL;
-  }
+    float *vT = malloc(sizeof(float) * ((int64_t)T * hs + 1));
+    failed = vT == NULL;
 #endif
-  for (int b = 0; b < B; b++) {
-    for (int h = 0; h < H; h++) {
+    failed |= dS == NULL;
+#pragma omp for schedule(static)
+    for (int bh = 0; bh < B * H; bh++) {
+      if (failed) continue;
+      const int b = bh / H, h = bh % H;
       const int64_t base = (int64_t)b * T * C + (int64_t)h * hs;
-      const float *p = probs + ((int64_t)b * H + h) * T * T;
+      const float *p = probs + (int64_t)bh * T * T;
 #ifdef SPEEDRUN_OPENBLAS
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dOut + base, C, v + base, C, 0.0f, dS, T);
       for (int i = 0; i < T; i++) softmax_backward_row(dS + (int64_t)i * T, p + (int64_t)i * T, i, T, scale);
@@ -304,10 +328,12 @@ static napi_value attention_backward(napi_env env, napi_callback_info info) {
       }
 #endif
     }
-  }
+    free(dS);
 #ifndef SPEEDRUN_OPENBLAS
-  free(vT);
+    free(vT);
 #endif
+  }
+  if (failed) napi_throw_error(env, NULL, "speedrun kernels: out of memory");
   return NULL;
 }
 
