@@ -212,12 +212,27 @@ static napi_value transpose(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * rows x width floats from src (rows srcStride apart) to dst (rows dstStride apart): one piece of a split or of a
+ * concatenation along an axis, whichever side is the whole.
+ * copyRows(memory, src, srcStride, dst, dstStride, rows, width)
+ */
+static napi_value copy_rows(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  const float *src = F32(1);
+  float *dst = F32(3);
+  const int64_t srcStride = int_arg(env, argv[2]), dstStride = int_arg(env, argv[4]), rows = int_arg(env, argv[5]), width = int_arg(env, argv[6]);
+  for (int64_t r = 0; r < rows; r++) memcpy(dst + r * dstStride, src + r * srcStride, sizeof(float) * width);
+  return NULL;
+}
+
 void speedrun_register_elementwise(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       EXPORT("broadcastBinary", broadcast_binary),
       EXPORT("sumStrided", sum_strided),
       EXPORT("unary", unary),
       EXPORT("transpose", transpose),
+      EXPORT("copyRows", copy_rows),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 }

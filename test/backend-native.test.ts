@@ -56,14 +56,14 @@ test('native matrix products (transposes, batches, broadcasting) agree with a re
   for (const [name, diff] of Object.entries(diffs)) assert.ok(diff < 1e-5, `${name}: ${diff}`);
 });
 
-test('native broadcasting binary ops, axis sums, unary ops and transposes agree with TF.js cpu on random shapes (fast-check, 444 cases)', (t) => {
+test('native broadcasting binary ops, axis sums, unary ops, transposes, splits and concatenations agree with TF.js cpu on random shapes (fast-check, 506 cases)', (t) => {
   if (unavailable(t)) return;
   const { cases, worst, failures, calls } = fixture<{ cases: number; worst: number; failures: string[]; calls: { native: number; wasm: number } }>('native-elementwise');
-  assert.equal(cases, 444);
+  assert.equal(cases, 506);
   assert.deepEqual(failures, []);
   assert.ok(worst < 1e-6, `worst relative difference ${worst}`);
   // tensor creation and dataSync go through no kernel; every op of a case does (a few empty ones return early)
-  assert.ok(calls.native >= 390, `only ${calls.native} of the cases ran natively (${calls.wasm} on wasm's kernels)`);
+  assert.ok(calls.native >= 450, `only ${calls.native} of the cases ran natively (${calls.wasm} on wasm's kernels)`);
 });
 
 test('native training follows wasm from the same seed, without leaking tensors', (t) => {

@@ -1,6 +1,7 @@
 /**
  * native/elementwise.c's broadcasting binary ops (Add, Sub, Multiply, RealDiv), axis sums (Sum), the unary
- * ops (Square, Neg, Abs, Relu, Tanh, Exp, Sigmoid, Sqrt, Rsqrt) and Transpose, registered over
+ * ops (Square, Neg, Abs, Relu, Tanh, Exp, Sigmoid, Sqrt, Rsqrt), Transpose, and SplitV and Concat (row copies:
+ * the attention's q, k, v split and its gradient's concatenation, every layer), registered over
  * tfjs-backend-wasm's kernels on the native backend. Transpose matters where the products stay on XNNPACK (no
  * OpenBLAS), which the core feeds transposed copies instead of transpose flags (harness/ops.ts). wasm runs these through
  * generic per-element index arithmetic (15 ns an element for rotary's broadcast multiply, 4 ms for a column sum
@@ -18,6 +19,8 @@ export interface NativeElementwiseAddon {
   unary(heap: Uint8Array, op: number, x: number, out: number, n: number): void;
   /** Absent from addons built before it. */
   transpose?(heap: Uint8Array, x: number, out: number, shape: number[], inStrides: number[]): void;
+  /** Absent from addons built before it. */
+  copyRows?(heap: Uint8Array, src: number, srcStride: number, dst: number, dstStride: number, rows: number, width: number): void;
 }
 
 /** An addon built before native/elementwise.c existed has none of these. */
@@ -72,7 +75,7 @@ export const elementwiseCalls = { native: 0, wasm: 0 };
 
 export function useNativeElementwise(addon: NativeElementwiseAddon): void {
   const heapOffset = (b: WasmBackendLike, t: tf.TensorInfo) => b.dataIdMap.get(t.dataId)!.memoryOffset;
-  const replace = (kernelName: string, run: (args: Parameters<tf.KernelFunc>[0], original: tf.KernelConfig) => tf.TensorInfo | null) => {
+  const replace = (kernelName: string, run: (args: Parameters<tf.KernelFunc>[0], original: tf.KernelConfig) => tf.TensorInfo | tf.TensorInfo[] | null) => {
     const original = tf.getKernel(kernelName, 'wasm');
     if (!original) throw new Error(`the wasm backend has no ${kernelName} kernel to replace`);
     tf.unregisterKernel(kernelName, 'wasm');
@@ -83,7 +86,7 @@ export function useNativeElementwise(addon: NativeElementwiseAddon): void {
         const out = run(args, original);
         if (out) return (elementwiseCalls.native++, out);
         elementwiseCalls.wasm++;
-        return original.kernelFunc(args) as tf.TensorInfo;
+        return original.kernelFunc(args);
       },
     });
   };
@@ -150,6 +153,45 @@ export function useNativeElementwise(addon: NativeElementwiseAddon): void {
       const { shape, strides } = coalesce(outShape, [contiguous(outShape), perm.map((d) => xStrides[d]!)]);
       if (shape.length > 8) return null; // the C loop's index has 8 places
       transpose(backend.wasm.HEAPU8, heapOffset(backend, x), heapOffset(backend, out), shape, strides[1]!);
+      return out;
+    });
+  }
+
+  const copyRows = addon.copyRows?.bind(addon);
+  if (copyRows) {
+    /** [outer, axis, inner] of a shape split or joined at `axis`. */
+    const around = (shape: number[], axis: number) => [tf.util.sizeFromShape(shape.slice(0, axis)), shape[axis]!, tf.util.sizeFromShape(shape.slice(axis + 1))] as const;
+    replace('SplitV', (args) => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const { numOrSizeSplits, axis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number | number[] };
+      if (x.dtype !== 'float32') return null;
+      const backend = args.backend as unknown as WasmBackendLike;
+      const $axis = tf.util.parseAxisParam(axis, x.shape)[0]!;
+      const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, $axis);
+      const [outer, along, inner] = around(x.shape, $axis);
+      let start = 0;
+      return sizes.map((size) => {
+        const out = backend.makeOutput(x.shape.map((d, i) => (i === $axis ? size : d)), 'float32');
+        if (outer * size * inner > 0) copyRows(backend.wasm.HEAPU8, heapOffset(backend, x) + 4 * start * inner, along * inner, heapOffset(backend, out), size * inner, outer, size * inner);
+        start += size;
+        return out;
+      });
+    });
+    replace('Concat', (args) => {
+      const inputs = args.inputs as unknown as tf.TensorInfo[];
+      const { axis } = args.attrs as { axis: number | number[] };
+      if (inputs.length === 0 || inputs.some((t) => t.dtype !== 'float32')) return null;
+      const backend = args.backend as unknown as WasmBackendLike;
+      const $axis = tf.util.parseAxisParam(axis, inputs[0]!.shape)[0]!;
+      const outShape = tf.backend_util.computeOutShape(inputs.map((t) => t.shape), $axis);
+      const out = backend.makeOutput(outShape, 'float32');
+      const [outer, along, inner] = around(outShape, $axis);
+      let start = 0;
+      for (const t of inputs) {
+        const size = t.shape[$axis]!;
+        if (outer * size * inner > 0) copyRows(backend.wasm.HEAPU8, heapOffset(backend, t), size * inner, heapOffset(backend, out) + 4 * start * inner, along * inner, outer, size * inner);
+        start += size;
+      }
       return out;
     });
   }
