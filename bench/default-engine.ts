@@ -5,7 +5,7 @@
  * the C kernels, products on XNNPACK) with `baseline` and `fused-kernels`, native with OpenBLAS where it is built,
  * and PyTorch nanoGPT's CPU config (bench/pytorch-nano.py) where PyTorch is installed. Ratios are of medians of
  * the same run; the CPU is printed with them.
- *   npm run bench:default -- [rounds=3] [steps=30]
+ *   npm run bench:default -- [rounds=3] [steps=30] [only: a pattern of the configurations' labels to run]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -16,7 +16,7 @@ import { ADDON_PATH, chooseCoreType, KERNELS_ADDON_PATH } from '../harness/backe
 import { median } from '../harness/stats.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const [roundsArg = '3', stepsArg = '30'] = process.argv.slice(2);
+const [roundsArg = '3', stepsArg = '30', onlyArg] = process.argv.slice(2);
 chooseCoreType(); // PyTorch links OpenBLAS too, which needs the core type on these VMs
 
 interface Config {
@@ -62,6 +62,7 @@ const configs: Config[] = [
     : []),
 ];
 
+if (onlyArg) configs.splice(0, configs.length, ...configs.filter((c) => new RegExp(onlyArg, 'i').test(c.label) || c.label === 'wasm baseline'));
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 process.stderr.write(`${new Date().toISOString().slice(0, 10)}, ${cpu}, ${os.cpus().length} cores; ${roundsArg} interleaved rounds of ${stepsArg} steps\n`);
 const ms = new Map<string, number[]>(configs.map((c) => [c.label, []]));

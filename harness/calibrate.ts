@@ -5,7 +5,8 @@
  */
 import { useBackend, type BackendRequest } from './backends/index.ts';
 import { describeHardware } from './hardware.ts';
-import { obtainPeak, peakEngine, type Peak } from './peaks.ts';
+import { obtainPeak, type Peak } from './peaks.ts';
+import { engineLabel } from './backends/engineLabel.ts';
 import type { ResultsStore } from './store/database.ts';
 
 export interface Calibration {
@@ -19,8 +20,8 @@ export interface Calibration {
 export async function calibrate(request: { backend: BackendRequest; threads?: number }, store: ResultsStore): Promise<Calibration> {
   const backend = await useBackend(request.backend, { threads: request.threads });
   const hardware = await describeHardware();
-  const previous = store.peak(hardware.hardwareClass, peakEngine(backend));
+  const previous = store.peak(hardware.hardwareClass, engineLabel(backend));
   const peak = await obtainPeak(backend, hardware.gpus);
-  store.savePeak(hardware.hardwareClass, peakEngine(backend), peak);
+  store.savePeak(hardware.hardwareClass, engineLabel(backend), peak);
   return { hardwareClass: hardware.hardwareClass, backend: backend.name, peak, ...(previous ? { previous: { flopsPerSec: previous.flopsPerSec, method: previous.method } } : {}) };
 }

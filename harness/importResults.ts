@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { EXIT, UserError } from './errors.ts';
 import { bundlePaths, readVerifiedBundle, type RunBundle } from './store/bundle.ts';
 import type { ComputeFigures } from './records.ts';
-import { peakEngine } from './peaks.ts';
+import { engineLabel } from './backends/engineLabel.ts';
 import { isKnownRecipe } from '../recipes/index.ts';
 import type { ResultsStore } from './store/database.ts';
 import type { SuiteReport } from './suite.ts';
@@ -29,7 +29,7 @@ export interface ImportReport {
 async function backfillCompute(run: RunBundle['run'], store: ResultsStore): Promise<ComputeFigures | undefined> {
   if (run.compute || !run.recipes.every((label) => isKnownRecipe(label))) return undefined;
   const { computeFigures, countBundledModelFlops } = await import('./compute.ts');
-  const stored = store.peak(run.hardware.hardwareClass, peakEngine(run.backend));
+  const stored = store.peak(run.hardware.hardwareClass, engineLabel(run.backend));
   return computeFigures({
     modelFlopsPerStep: await countBundledModelFlops(run.config, run.recipes),
     executedFlopsPerStep: null,

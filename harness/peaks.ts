@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendInfo } from './backends/index.ts';
 
+
 export interface Peak {
   flopsPerSec: number;
   /** e.g. "measured sgemm 1024³" or "published fp32 peak of NVIDIA H200". */
@@ -24,13 +25,6 @@ const PUBLISHED_FP32: readonly [RegExp, number, string][] = [
 
 const GPU_BACKENDS = new Set(['webgpu', 'tensorflow-gpu']);
 
-/**
- * The engine a peak is stored under: the backend's name, except native's kernels-only build (no OpenBLAS, its
- * products on XNNPACK: about a third of OpenBLAS's rate), whose peak must never stand for the OpenBLAS build's.
- */
-export function peakEngine(backend: Pick<BackendInfo, 'name' | 'version'>): string {
-  return backend.name === 'native' && backend.version.startsWith('no BLAS') ? 'native (no BLAS)' : backend.name;
-}
 
 /** The published peak for a GPU backend on a known GPU, else undefined. */
 export function publishedPeak(backend: Pick<BackendInfo, 'name'>, gpus: string[]): Peak | undefined {

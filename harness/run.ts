@@ -18,7 +18,8 @@ import { EventLog } from './events.ts';
 import { TEST_SLOWDOWN_ENV, testSlowdownFromEnv } from './testSlowdown.ts';
 import { ESTIMATE_ABOVE_FLOPS, estimatedFlopsPerStep, MAX_FIRST_EVAL_MS } from './estimate.ts';
 import { describeHardware, type HardwareFingerprint } from './hardware.ts';
-import { measurePeak, obtainPeak, peakEngine, type Peak } from './peaks.ts';
+import { measurePeak, obtainPeak, type Peak } from './peaks.ts';
+import { engineLabel } from './backends/engineLabel.ts';
 import type { ResultsStore } from './store/database.ts';
 import { composeRecipes, type ComposedRecipes } from './recipe.ts';
 import { LocalReplica, type ReplicaFactory } from './replica.ts';
@@ -242,10 +243,10 @@ function readPriceTable(file: string): Record<string, number> {
  * stored for the next runs.
  */
 async function peakFor(plan: RunPlan, hardware: HardwareFingerprint, store: ResultsStore | undefined): Promise<Peak> {
-  const stored = store?.peak(hardware.hardwareClass, peakEngine(plan.backend));
+  const stored = store?.peak(hardware.hardwareClass, engineLabel(plan.backend));
   if (stored) return { flopsPerSec: stored.flopsPerSec, method: stored.method };
   const peak = await obtainPeak(plan.backend, hardware.gpus);
-  store?.savePeak(hardware.hardwareClass, peakEngine(plan.backend), peak);
+  store?.savePeak(hardware.hardwareClass, engineLabel(plan.backend), peak);
   return peak;
 }
 

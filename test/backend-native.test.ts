@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ADDON_PATH, KERNELS_ADDON_PATH, nativeAddonPath, nativeBuilt } from '../harness/backends/nativeBlas.ts';
 import type { RunRecord } from '../harness/records.ts';
+import { engineLabel } from '../harness/backends/engineLabel.ts';
 import { fixtureTextFile, ROOT, runCli, tempDir } from './utils.ts';
 
 const required = process.env.SPEEDRUN_REQUIRE_NATIVE === '1';
@@ -158,6 +159,8 @@ test('the kernels-only build (no OpenBLAS: products on XNNPACK) runs the same fu
   assert.match(fused.summary, /no BLAS/);
   assert.match(fused.events, /fused on native: attention block/);
   assert.match(fused.events, /matrix products on XNNPACK/);
+  // Filed as its own engine (database, leaderboard, stored peaks), never as the OpenBLAS build.
+  assert.equal(engineLabel(fused.record.backend), 'native (no BLAS)');
   fused.losses.forEach((l, i) => assert.ok(Math.abs(l - reference.losses[i]!) / reference.losses[i]! < 1e-4, `step ${i + 1}: native (no BLAS) ${l} vs wasm ${reference.losses[i]}`));
 });
 

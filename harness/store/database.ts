@@ -7,6 +7,7 @@
  * they are measured, and a `running` row whose process is gone (killed hard) is marked `aborted` the next time
  * anyone opens the database.
  */
+import { engineLabel } from '../backends/engineLabel.ts';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -239,7 +240,7 @@ export class ResultsStore {
         recipes: start.recipes.join(','),
         config: JSON.stringify(start.config),
         seed: start.config.train.seed,
-        backend: start.backend.name,
+        backend: engineLabel(start.backend), // native's kernels-only build is its own engine
         backendInfo: JSON.stringify(start.backend),
         environment: JSON.stringify(start.environment),
         codeHash: start.codeHash,
