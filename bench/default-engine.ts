@@ -9,11 +9,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADDON_PATH, chooseCoreType, KERNELS_ADDON_PATH } from '../harness/backends/nativeBlas.ts';
 import { median } from '../harness/stats.ts';
+import { describeHardware } from '../harness/hardware.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const [roundsArg = '3', stepsArg = '30', onlyArg] = process.argv.slice(2);
@@ -63,8 +63,8 @@ const configs: Config[] = [
 ];
 
 if (onlyArg) configs.splice(0, configs.length, ...configs.filter((c) => new RegExp(onlyArg, 'i').test(c.label) || c.label === 'wasm baseline'));
-const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-process.stderr.write(`${new Date().toISOString().slice(0, 10)}, ${cpu}, ${os.cpus().length} cores; ${roundsArg} interleaved rounds of ${stepsArg} steps\n`);
+const cpu = (await describeHardware()).hardwareClass; // names the CPU generation, as records do
+process.stderr.write(`${new Date().toISOString().slice(0, 10)}, ${cpu}, OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE}; ${roundsArg} interleaved rounds of ${stepsArg} steps\n`);
 const ms = new Map<string, number[]>(configs.map((c) => [c.label, []]));
 const details = new Map<string, string>();
 for (let round = 0; round < Number(roundsArg); round++) {
@@ -77,7 +77,7 @@ for (let round = 0; round < Number(roundsArg); round++) {
 }
 const torch = ms.has('PyTorch nanoGPT CPU config') ? median(ms.get('PyTorch nanoGPT CPU config')!) : null;
 const wasm = median(ms.get('wasm baseline')!);
-const lines = [`${cpu}, ${os.cpus().length} cores, ${new Date().toISOString().slice(0, 10)}`, '', '| configuration | ms/step (rounds) | median | vs wasm baseline | vs PyTorch |', '|---|---|---|---:|---:|'];
+const lines = [`${cpu}, ${new Date().toISOString().slice(0, 10)}, OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE}`, '', '| configuration | ms/step (rounds) | median | vs wasm baseline | vs PyTorch |', '|---|---|---|---:|---:|'];
 for (const [label, values] of ms) {
   const m = median(values);
   lines.push(`| ${label}${details.has(label) ? ` (${details.get(label)})` : ''} | ${values.map((v) => v.toFixed(1)).join(', ')} | ${m.toFixed(1)} | ${(m / wasm).toFixed(2)}x | ${torch ? `${(m / torch).toFixed(2)}x` : '-'} |`);
