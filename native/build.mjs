@@ -17,14 +17,25 @@ const dnnl = fs.existsSync('/usr/include/oneapi/dnnl/dnnl.h') ? ['--speedrun_dnn
 const gyp = [process.env.npm_config_node_gyp, '/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js', '/usr/local/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'].find((f) => f && fs.existsSync(f));
 // Offline machines cannot download Node's headers; use the installed ones when npm is not told where they are.
 const nodedir = !process.env.npm_config_nodedir && fs.existsSync('/usr/include/node/node_api.h') ? ['--nodedir=/usr'] : [];
-const result = gyp
-  ? spawnSync(process.execPath, [gyp, 'rebuild', ...nodedir, ...openblas, ...dnnl], { cwd: here, encoding: 'utf8' })
-  : spawnSync('node-gyp', ['rebuild', ...nodedir, ...openblas, ...dnnl], { cwd: here, encoding: 'utf8', shell: true });
+const rebuild = (flags) =>
+  gyp
+    ? spawnSync(process.execPath, [gyp, 'rebuild', ...nodedir, ...flags], { cwd: here, encoding: 'utf8' })
+    : spawnSync('node-gyp', ['rebuild', ...nodedir, ...flags], { cwd: here, encoding: 'utf8', shell: true });
+let result = rebuild([...openblas, ...dnnl]);
+let products = cblas ? 'OpenBLAS matrix products' : 'matrix products on XNNPACK; OpenBLAS\'s need apt-get install libopenblas-dev';
+if (result.status !== 0 && (openblas.length || dnnl.length)) {
+  // A header without its library (or a broken one) must not cost the kernels: build those alone.
+  const why = firstErrors(result);
+  result = rebuild([]);
+  products = `matrix products on XNNPACK: the OpenBLAS/oneDNN build failed (${why})`;
+}
 if (result.status === 0) {
-  const products = cblas ? 'OpenBLAS matrix products' : 'matrix products on XNNPACK; OpenBLAS\'s need apt-get install libopenblas-dev';
-  const int8 = dnnl.length ? 'oneDNN int8 products' : 'int8 products need apt-get install libdnnl-dev';
+  const int8 = dnnl.length && !products.includes('failed') ? 'oneDNN int8 products' : 'int8 products need apt-get install libdnnl-dev';
   console.log(`speedrun: native backend built (fused C kernels on the wasm heap; ${products}; ${int8}): --backend native`);
 } else {
-  const why = `${result.stderr ?? ''}${result.stdout ?? ''}`.trim().split('\n').filter((l) => /error|ERR/.test(l)).slice(0, 3).join(' | ');
-  console.log(`speedrun: native backend not built (${why || 'node-gyp failed'}); ${hint}`);
+  console.log(`speedrun: native backend not built (${firstErrors(result)}); ${hint}`);
+}
+
+function firstErrors(r) {
+  return `${r.stderr ?? ''}${r.stdout ?? ''}`.trim().split('\n').filter((l) => /error|ERR/.test(l)).slice(0, 3).join(' | ') || 'node-gyp failed';
 }

@@ -20,8 +20,8 @@ import { fixtureTextFile, ROOT, runCli, tempDir } from './utils.ts';
 const required = process.env.SPEEDRUN_REQUIRE_NATIVE === '1';
 function unavailable(t: { skip(why: string): void }): boolean {
   if (nativeBuilt()) return false;
-  if (required) assert.fail('the native backend is required here (apt-get install libopenblas-dev && npm run build:native)');
-  t.skip('native addon not built (libopenblas-dev missing)');
+  if (required) assert.fail('the native backend is required here (a C compiler, and apt-get install libopenblas-dev for its products; then npm run build:native)');
+  t.skip('native addon not built (no C compiler?): npm run build:native says why');
   return true;
 }
 
