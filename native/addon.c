@@ -23,18 +23,6 @@ void speedrun_register_muon(napi_env env, napi_value exports);          /* muon.
 void speedrun_register_int8(napi_env env, napi_value exports);          /* int8.c, with oneDNN */
 #endif
 
-/* products(): "openblas" or "xnnpack", which engine this build's matrix products run on. */
-static napi_value products(napi_env env, napi_callback_info info) {
-  (void)info;
-  napi_value out;
-#ifdef SPEEDRUN_OPENBLAS
-  napi_create_string_utf8(env, "openblas", NAPI_AUTO_LENGTH, &out);
-#else
-  napi_create_string_utf8(env, "xnnpack", NAPI_AUTO_LENGTH, &out);
-#endif
-  return out;
-}
-
 /* setThreads(n): the threads of the kernels that split their work (OpenMP), and of OpenBLAS where linked. */
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -52,8 +40,8 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  napi_property_descriptor props[] = {EXPORT("products", products), EXPORT("setThreads", set_threads)};
-  napi_define_properties(env, exports, 2, props);
+  napi_property_descriptor props[] = {EXPORT("setThreads", set_threads)};
+  napi_define_properties(env, exports, 1, props);
   speedrun_register_kernels(env, exports);
   speedrun_register_ngpt_kernels(env, exports);
   speedrun_register_elementwise(env, exports);

@@ -25,11 +25,8 @@ export interface NativeBlas {
   config(): string;
 }
 
-/** What every build of the addon has; the kernel groups are typed where they are registered. */
-export interface NativeAddon extends Partial<NativeBlas> {
-  /** Which engine this build's matrix products run on (absent: a build from before speedrun_kernels, OpenBLAS). */
-  products?(): 'openblas' | 'xnnpack';
-}
+/** What every build of the addon has: setThreads (OpenBLAS's in its build); the kernel groups are typed where they are registered. */
+export type NativeAddon = Partial<NativeBlas>;
 
 const RELEASE = path.join(PROJECT_ROOT, 'native', 'build', 'Release');
 /** The addon with OpenBLAS's products. */
