@@ -159,6 +159,26 @@ function carriedLibraries(binary: string): string[] {
     .map((m) => m[2]!);
 }
 
+/** The CPU level a kit's native addons are compiled for: AVX2 and FMA, which every x86 server since about 2015 has. */
+export const KIT_MARCH = 'x86-64-v3';
+
+/**
+ * The native addons for a kit: built from native/ in a scratch copy for KIT_MARCH; where that build fails (no
+ * compiler), the host's own builds, with a warning, since they may use instructions the kit's machine lacks.
+ */
+function portableAddons(staging: string, log: (line: string) => void): string[] {
+  const hostBuilt = [ADDON_PATH, KERNELS_ADDON_PATH].filter((file) => fs.existsSync(file));
+  if (hostBuilt.length === 0) return [];
+  const source = path.join(staging, 'native-build');
+  fs.cpSync(path.join(PROJECT_ROOT, 'native'), source, { recursive: true, filter: (from) => path.basename(from) !== 'build' });
+  const built = spawnSync(process.execPath, [path.join(source, 'build.mjs')], { cwd: source, encoding: 'utf8', env: { ...process.env, SPEEDRUN_MARCH: KIT_MARCH } });
+  const release = path.join(source, 'build', 'Release');
+  const portable = [path.basename(ADDON_PATH), path.basename(KERNELS_ADDON_PATH)].map((name) => path.join(release, name)).filter((file) => fs.existsSync(file));
+  if (built.status === 0 && portable.length >= hostBuilt.length) return portable;
+  log(`warning: the native addons could not be rebuilt for ${KIT_MARCH} (${built.stdout.trim().split('\n').at(-1) ?? 'node-gyp failed'}); the kit carries this machine's -march=native builds`);
+  return hostBuilt;
+}
+
 export function pack(options: { out: string; compress: boolean; log?: (line: string) => void }): PackResult {
   const log = options.log ?? (() => {});
   const stamp = path.join(PROJECT_ROOT, 'dist', '.source-hash');
@@ -177,8 +197,9 @@ export function pack(options: { out: string; compress: boolean; log?: (line: str
       else fs.cpSync(from, path.join(app, item));
     }
     const native: string[] = [];
-    // Both builds of the native addon where they exist: OpenBLAS's (with the libraries it links) and the kernels-only one.
-    for (const addon of [ADDON_PATH, KERNELS_ADDON_PATH].filter((file) => fs.existsSync(file))) {
+    // Both builds of the native addon where they exist (OpenBLAS's, with the libraries it links, and the
+    // kernels-only one), compiled again for x86-64-v3: the host's are -march=native, and a kit runs elsewhere.
+    for (const addon of portableAddons(staging, log)) {
       fs.mkdirSync(path.join(app, 'native', 'build', 'Release'), { recursive: true });
       fs.copyFileSync(addon, path.join(app, 'native', 'build', 'Release', path.basename(addon)));
       native.push(`native backend addon ${path.basename(addon)}`);

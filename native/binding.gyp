@@ -1,8 +1,8 @@
 {
-  "variables": { "speedrun_dnnl%": 0, "speedrun_openblas%": 0 },
+  "variables": { "speedrun_dnnl%": 0, "speedrun_openblas%": 0, "speedrun_march%": "native" },
   "target_defaults": {
     "sources": ["addon.c", "kernels.c", "ngpt.c", "elementwise.c", "heads.c"],
-    "cflags": ["-O3", "-march=native", "-ffast-math", "-fopenmp"],
+    "cflags": ["-O3", "-march=<(speedrun_march)", "-ffast-math", "-fopenmp"],
     "ldflags": ["-fopenmp"],
     "conditions": [
       ["speedrun_dnnl==1", { "sources": ["int8.c"], "defines": ["SPEEDRUN_DNNL"], "libraries": ["-ldnnl"] }]

@@ -12,6 +12,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const hint = 'apt-get install g++ make python3 (and libopenblas-dev for its matrix products), then npm run build:native';
 const cblas = ['/usr/include/x86_64-linux-gnu/cblas.h', '/usr/include/cblas.h', '/usr/include/openblas/cblas.h'].some((f) => fs.existsSync(f));
 const openblas = cblas ? ['--speedrun_openblas=1'] : [];
+// Compiled for this CPU (-march=native), unless SPEEDRUN_MARCH names a target: `speedrun pack` builds its kit's
+// addons for x86-64-v3 (AVX2 + FMA), since a kit runs on other machines.
+const march = /^[a-z0-9-]+$/.test(process.env.SPEEDRUN_MARCH ?? '') ? [`--speedrun_march=${process.env.SPEEDRUN_MARCH}`] : [];
 // oneDNN (Debian's libdnnl-dev) adds the int8 products of the int8 recipe; without it everything else still builds.
 const dnnl = fs.existsSync('/usr/include/oneapi/dnnl/dnnl.h') ? ['--speedrun_dnnl=1'] : [];
 const gyp = [process.env.npm_config_node_gyp, '/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js', '/usr/local/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'].find((f) => f && fs.existsSync(f));
@@ -21,12 +24,12 @@ const rebuild = (flags) =>
   gyp
     ? spawnSync(process.execPath, [gyp, 'rebuild', ...nodedir, ...flags], { cwd: here, encoding: 'utf8' })
     : spawnSync('node-gyp', ['rebuild', ...nodedir, ...flags], { cwd: here, encoding: 'utf8', shell: true });
-let result = rebuild([...openblas, ...dnnl]);
+let result = rebuild([...march, ...openblas, ...dnnl]);
 let products = cblas ? 'OpenBLAS matrix products' : 'matrix products on XNNPACK; OpenBLAS\'s need apt-get install libopenblas-dev';
 if (result.status !== 0 && (openblas.length || dnnl.length)) {
   // A header without its library (or a broken one) must not cost the kernels: build those alone.
   const why = firstErrors(result);
-  result = rebuild([]);
+  result = rebuild(march);
   products = `matrix products on XNNPACK: the OpenBLAS/oneDNN build failed (${why})`;
 }
 if (result.status === 0) {
