@@ -29,6 +29,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { RunRecord } from './records.ts';
 import { mean, median, std, twoSampleTTest } from './stats.ts';
 import { bundlePaths, readVerifiedBundle } from './store/bundle.ts';
+import { engineLabel } from './backends/engineLabel.ts';
 
 /** Pairs before the first look, and the most pairs the check adds (harness/regression.ts DEFAULT_SEQUENTIAL). */
 export const DEFAULT_CI_RUNS = DEFAULT_SEQUENTIAL.minPairs;
@@ -292,10 +293,13 @@ export function runCi(ciRequest: CiRequest): CiReport {
       return { bundle, run: toMeasured(bundle.run, stepMs) };
     });
     // Like with like: the candidate runs on the engine the baseline ran on.
-    const engines = [...new Set(baselineRuns.map((b) => b.bundle.run.backend.name))];
+    const engines = [...new Set(baselineRuns.map((b) => engineLabel(b.bundle.run.backend)))];
     if (engines.length !== 1) throw new UserError(`ci: baseline bundles ran on different backends (${engines.join(', ')})`);
-    if (ciRequest.backend === 'auto') request = { ...request, backend: engines[0]! };
-    else if (request.backend !== engines[0]) throw new UserError(`ci: baseline bundles ran on ${engines[0]}, not ${request.backend}; pass --backend ${engines[0]}`);
+    const backendName = baselineRuns[0]!.bundle.run.backend.name;
+    if (ciRequest.backend === 'auto') request = { ...request, backend: backendName };
+    else if (request.backend !== backendName) throw new UserError(`ci: baseline bundles ran on ${engines[0]}, not ${request.backend}; pass --backend ${backendName}`);
+    // native's kernels-only build, where the baseline ran on it: the candidate too, even where OpenBLAS's is built.
+    if (engines[0] !== backendName) request = { ...request, candidateEnv: { ...request.candidateEnv, SPEEDRUN_NATIVE_BLAS: '0' } };
     const tracks = new Set(baselineRuns.map((b) => b.bundle.run.track.id));
     if (tracks.size !== 1) throw new UserError(`ci: baseline bundles are on different tracks: ${[...tracks].join(', ')}`);
     for (let i = 0; i < request.runs; i++) {

@@ -8,6 +8,7 @@ import { hardwareClassOf } from './hardware.ts';
 import type { RunRecord } from './records.ts';
 import { mean, olympicMean, oneSampleTTest, std, twoSampleTTest } from './stats.ts';
 import type { NewRecord } from './store/database.ts';
+import { engineLabel } from './backends/engineLabel.ts';
 
 export const RULES = {
   /** Runs a record needs (modded-nanogpt submissions use 4-13; MLPerf 5-10). */
@@ -73,7 +74,7 @@ export function judgeSubmission(input: SubmissionInput): SubmissionDecision {
     tracks.length !== 1 ? `runs are on different tracks or data: ${tracks.join(', ')}` : unofficial.length > 0 ? `unofficial runs (overrides ${unofficial[0]!.track.overrides.join(', ') || 'or uncalibrated track'}): ${unofficial.map((r) => r.runId).join(', ')}` : `all on ${tracks[0]}`,
   );
 
-  const codes = distinct(runs.map((r) => `${r.recipes.join(',')} ${r.codeHash.slice(0, 12)} ${r.backend.name} ${r.parallel?.workers ?? 1} worker(s)`));
+  const codes = distinct(runs.map((r) => `${r.recipes.join(',')} ${r.codeHash.slice(0, 12)} ${engineLabel(r.backend)} ${r.parallel?.workers ?? 1} worker(s)`));
   const configs = distinct(runs.map((r) => configKey(r.config)));
   check('same-code', codes.length === 1 && configs.length === 1, codes.length !== 1 ? `runs differ in recipes, code or backend: ${codes.join(' / ')}` : configs.length !== 1 ? 'runs differ in their config (beyond the seed)' : `recipes ${runs[0]?.recipes.join(',')}, code ${runs[0]?.codeHash.slice(0, 12)}`);
 
@@ -150,7 +151,7 @@ export function judgeSubmission(input: SubmissionInput): SubmissionDecision {
       description: input.description,
       contributors: input.contributors,
       codeHash: first.codeHash,
-      backend: first.backend.name,
+      backend: engineLabel(first.backend),
       runs: runs.length,
       timeToTargetMs: mean(timesMs),
       timeToTargetStdMs: std(timesMs),

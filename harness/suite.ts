@@ -23,6 +23,7 @@ import { geometricMean, median, performanceRatios, profileScore } from './stats.
 import type { ResultsStore } from './store/database.ts';
 import { EXIT, UserError } from './errors.ts';
 import { SUITE_WORKLOADS } from './suiteWorkloads.ts';
+import { engineLabel } from './backends/engineLabel.ts';
 
 export { SUITE_WORKLOADS };
 
@@ -203,7 +204,7 @@ export async function runSuite(request: SuiteRequest, runner: SuiteRunner, store
   const record = async (workload: string, role: 'timed' | 'reference', run: RunRequest): Promise<RunRecord> => {
     const result = await runner(run);
     if (!started) {
-      backend = result.backend.name;
+      backend = engineLabel(result.backend); // pooled by engine: native without OpenBLAS is its own
       hardwareClass = hardwareClassOf(result.hardware);
       store.startSuite({ id: suiteId, backend, hardwareClass, recipeSets: sets, heldout: variant });
       started = true;
