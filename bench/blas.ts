@@ -25,7 +25,10 @@ const shapes: [string, number, number, number, number, boolean][] = [
   ['nano attention q kT: 48 x (64x32 @ 32x64)', 64, 64, 32, 48, true],
   ['nano attention P v: 48 x (64x64 @ 64x32)', 64, 32, 64, 48, false],
 ];
-process.stdout.write(`${blas.config()}\n| product | median ms | GFLOP/s | of the large square | bf16 (emulated) ms | bf16 throughput vs fp32 |\n|---|---:|---:|---:|---:|---:|\n`);
+// oneDNN's sgemm beside OpenBLAS's where the addon links it (native's default products there).
+const onednn = blas.useOnednnProducts?.(false) !== undefined && blas.useOnednnProducts(true);
+blas.useOnednnProducts?.(false);
+process.stdout.write(`${blas.config()}\n| product | median ms | GFLOP/s | of the large square | bf16 (emulated) ms | bf16 throughput vs fp32 |${onednn ? ' oneDNN sgemm ms | oneDNN GFLOP/s | oneDNN vs OpenBLAS |' : ''}\n|---|---:|---:|---:|---:|---:|${onednn ? '---:|---:|---:|' : ''}\n`);
 let large = 0;
 for (const [label, m, n, k, batch, transB] of shapes) {
   const floats = batch * (m * k + k * n + m * n);
@@ -48,5 +51,12 @@ for (const [label, m, n, k, batch, transB] of shapes) {
   const bf16Ms = timeOf(true);
   const gflops = (2 * m * n * k * batch) / ms / 1e6;
   if (large === 0) large = gflops;
-  process.stdout.write(`| ${label} | ${ms.toFixed(3)} | ${gflops.toFixed(1)} | ${((gflops / large) * 100).toFixed(0)} % | ${bf16Ms.toFixed(3)} | ${(ms / bf16Ms).toFixed(2)}x |\n`);
+  let onednnCells = '';
+  if (onednn) {
+    blas.useOnednnProducts!(true);
+    const onednnMs = timeOf(false);
+    blas.useOnednnProducts!(false);
+    onednnCells = ` ${onednnMs.toFixed(3)} | ${((2 * m * n * k * batch) / onednnMs / 1e6).toFixed(1)} | ${(ms / onednnMs).toFixed(2)}x |`;
+  }
+  process.stdout.write(`| ${label} | ${ms.toFixed(3)} | ${gflops.toFixed(1)} | ${((gflops / large) * 100).toFixed(0)} % | ${bf16Ms.toFixed(3)} | ${(ms / bf16Ms).toFixed(2)}x |${onednnCells}\n`);
 }

@@ -1,7 +1,9 @@
 /*
  * speedrun's native BLAS bridge: batched single-precision GEMM from OpenBLAS (cblas_sgemm), called on memory the
  * caller owns (the TF.js wasm heap), through Node-API. No arithmetic here: every product is OpenBLAS's. Linked
- * only into the addon built where OpenBLAS is installed (speedrun_blas.node; see addon.c).
+ * only into the addon built where OpenBLAS is installed (speedrun_blas.node; see addon.c). Where oneDNN is linked
+ * too (the int8 recipe's library), its sgemm can take the products instead (useOnednnProducts(true)): at the nano
+ * shapes it ran 1.5-2.8x OpenBLAS 0.3.21's rate on an AMD EPYC Zen 5 (2026-12-02, bench/blas.ts).
  *
  * sgemmBatched(memory, aOffset, bOffset, cOffset, batch, m, n, k, transA, transB, strideA, strideB, bf16)
  *   memory: a typed array over the heap (its ArrayBuffer or SharedArrayBuffer); offsets in bytes from its start;
@@ -11,6 +13,9 @@
  */
 #include <node_api.h>
 #include <cblas.h>
+#ifdef SPEEDRUN_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#endif
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,6 +45,37 @@ static inline float round_to_bf16(float x) {
 static float *rounded_copy(const float *x, int64_t n) {
   float *out = malloc(sizeof(float) * (n > 0 ? n : 1));
   if (out) for (int64_t i = 0; i < n; i++) out[i] = round_to_bf16(x[i]);
+  return out;
+}
+
+/* Whether sgemmBatched (and the attention kernels' per-head products) call oneDNN's sgemm instead of OpenBLAS's
+   (only where oneDNN is linked). */
+static bool onednn_products = false;
+
+/* Whether oneDNN's sgemm takes the products now; for kernels.c. */
+bool speedrun_onednn_products(void) { return onednn_products; }
+
+/* C (row-major, m x n, leading dimension ldc) = alpha·op(A)·op(B) + beta·C by the library chosen above; for kernels.c. */
+void speedrun_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
+                    float *c, int ldc) {
+#ifdef SPEEDRUN_DNNL
+  if (onednn_products && dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) == dnnl_success) return;
+#endif
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* useOnednnProducts(on): returns whether oneDNN's products are now used (false where oneDNN is not linked). */
+static napi_value use_onednn_products(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  bool on = false;
+  napi_get_value_bool(env, argv[0], &on);
+#ifdef SPEEDRUN_DNNL
+  onednn_products = on;
+#endif
+  napi_value out;
+  napi_get_boolean(env, onednn_products, &out);
   return out;
 }
 
@@ -84,6 +120,19 @@ static napi_value sgemm_batched(napi_env env, napi_callback_info info) {
   }
   const int lda = trans_a ? m : k, ldb = trans_b ? k : n;
   for (int i = 0; i < batch; i++) {
+#ifdef SPEEDRUN_DNNL
+    if (onednn_products) {
+      /* oneDNN's sgemm is row-major, as the call below. */
+      if (dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, 1.0f, a + i * stride_a, lda, b + i * stride_b, ldb, 0.0f,
+                     c + (int64_t)i * m * n, n) != dnnl_success) {
+        free(a16);
+        free(b16);
+        napi_throw_error(env, NULL, "speedrun_blas: oneDNN's sgemm failed");
+        return NULL;
+      }
+      continue;
+    }
+#endif
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f,
                 a + i * stride_a, lda, b + i * stride_b, ldb, 0.0f, c + (int64_t)i * m * n, n);
   }
@@ -104,6 +153,7 @@ void speedrun_register_blas(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemmBatched", NULL, sgemm_batched, NULL, NULL, NULL, napi_default, NULL},
       {"config", NULL, config, NULL, NULL, NULL, napi_default, NULL},
+      {"useOnednnProducts", NULL, use_onednn_products, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 2, props);
+  napi_define_properties(env, exports, 3, props);
 }

@@ -33,7 +33,9 @@ if (result.status !== 0 && (openblas.length || dnnl.length)) {
   products = `matrix products on XNNPACK: the OpenBLAS/oneDNN build failed (${why})`;
 }
 if (result.status === 0) {
-  const int8 = dnnl.length && !products.includes('failed') ? 'oneDNN int8 products' : 'int8 products need apt-get install libdnnl-dev';
+  const onednn = dnnl.length > 0 && !products.includes('failed');
+  if (onednn && cblas) products = "matrix products by oneDNN's sgemm (SPEEDRUN_NATIVE_GEMM=openblas: OpenBLAS's)";
+  const int8 = onednn ? 'oneDNN int8 products' : 'int8 products and oneDNN fp32 products need apt-get install libdnnl-dev';
   console.log(`speedrun: native backend built (fused C kernels on the wasm heap; ${products}; ${int8}): --backend native`);
 } else {
   console.log(`speedrun: native backend not built (${firstErrors(result)}); ${hint}`);

@@ -7,7 +7,11 @@
  * kernel with those TF.js versions.
  */
 #ifdef SPEEDRUN_OPENBLAS
-#include <cblas.h>
+#include <stdbool.h>
+/* blas.c: one product by OpenBLAS's sgemm, or oneDNN's where native chose it. */
+void speedrun_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
+                    float *c, int ldc);
+bool speedrun_onednn_products(void);
 #endif
 #include <math.h>
 #include <stdlib.h>
@@ -180,15 +184,18 @@ static inline void softmax_backward_row(float *row, const float *pr, int i, int 
 }
 
 /*
- * Heads go to the addon's threads only without OpenBLAS: Debian's OpenBLAS (its pthreads build) serializes
- * calls from several threads, and its sgemm alone was faster here (2026-12-02, AMD EPYC Zen 5: 5.2 ms a step of
- * attention kernels on one thread, 8.7 ms on two).
+ * Heads go to the addon's threads except where OpenBLAS does their products: Debian's OpenBLAS (its pthreads
+ * build) serializes calls from several threads, and its sgemm alone was faster there (2026-12-02, AMD EPYC Zen 5:
+ * 5.2 ms a step of attention kernels on one thread, 8.7 ms on two). With oneDNN's sgemm (2.2 against 3.3 ms)
+ * and with the loops, two threads win.
  */
+static inline int heads_in_threads(void) {
 #ifdef SPEEDRUN_OPENBLAS
-#define HEADS_IN_THREADS 0
+  return speedrun_onednn_products();
 #else
-#define HEADS_IN_THREADS 1
+  return 1;
 #endif
+}
 
 #ifndef SPEEDRUN_OPENBLAS
 /*
@@ -236,7 +243,7 @@ static napi_value attention_forward(napi_env env, napi_callback_info info) {
   const float scale = NUM(10);
   const int C = H * hs;
   int failed = 0;
-#pragma omp parallel reduction(| : failed) if (HEADS_IN_THREADS)
+#pragma omp parallel reduction(| : failed) if (heads_in_threads())
   {
 #ifndef SPEEDRUN_OPENBLAS
     float *kT = malloc(sizeof(float) * ((int64_t)T * hs + 1));
@@ -248,9 +255,9 @@ static napi_value attention_forward(napi_env env, napi_callback_info info) {
       const int64_t base = (int64_t)b * T * C + (int64_t)h * hs;
       float *p = probs + (int64_t)bh * T * T;
 #ifdef SPEEDRUN_OPENBLAS
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q + base, C, k + base, C, 0.0f, p, T);
+      speedrun_sgemm(false, true, T, T, hs, scale, q + base, C, k + base, C, 0.0f, p, T);
       for (int i = 0; i < T; i++) causal_softmax_row(p + (int64_t)i * T, i, T);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, v + base, C, 0.0f, out + base, C);
+      speedrun_sgemm(false, false, T, hs, T, 1.0f, p, T, v + base, C, 0.0f, out + base, C);
 #else
       if (!kT) continue;
       transpose_head(k + base, T, hs, C, kT);
@@ -286,7 +293,7 @@ static napi_value attention_backward(napi_env env, napi_callback_info info) {
   const float scale = NUM(14);
   const int C = H * hs;
   int failed = 0;
-#pragma omp parallel reduction(| : failed) if (HEADS_IN_THREADS)
+#pragma omp parallel reduction(| : failed) if (heads_in_threads())
   {
     float *dS = malloc(sizeof(float) * ((int64_t)T * T + 1));
 #ifndef SPEEDRUN_OPENBLAS
@@ -301,11 +308,11 @@ static napi_value attention_backward(napi_env env, napi_callback_info info) {
       const int64_t base = (int64_t)b * T * C + (int64_t)h * hs;
       const float *p = probs + (int64_t)bh * T * T;
 #ifdef SPEEDRUN_OPENBLAS
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dOut + base, C, v + base, C, 0.0f, dS, T);
+      speedrun_sgemm(false, true, T, T, hs, 1.0f, dOut + base, C, v + base, C, 0.0f, dS, T);
       for (int i = 0; i < T; i++) softmax_backward_row(dS + (int64_t)i * T, p + (int64_t)i * T, i, T, scale);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, k + base, C, 0.0f, dq + base, C);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, q + base, C, 0.0f, dk + base, C);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, dOut + base, C, 0.0f, dv + base, C);
+      speedrun_sgemm(false, false, T, hs, T, 1.0f, dS, T, k + base, C, 0.0f, dq + base, C);
+      speedrun_sgemm(true, false, T, hs, T, 1.0f, dS, T, q + base, C, 0.0f, dk + base, C);
+      speedrun_sgemm(true, false, T, hs, T, 1.0f, p, T, dOut + base, C, 0.0f, dv + base, C);
 #else
       transpose_head(v + base, T, hs, C, vT);
       for (int j = 0; j < T; j++) {

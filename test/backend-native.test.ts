@@ -52,9 +52,18 @@ function fixtureWith<T>(env: Record<string, string>, name: string, ...args: stri
 
 test('native matrix products (transposes, batches, broadcasting) agree with a reference', (t) => {
   if (unavailable(t)) return;
-  const diffs = fixture<Record<string, number>>('native-kernels');
-  assert.equal(Object.keys(diffs).length, 7);
-  for (const [name, diff] of Object.entries(diffs)) assert.ok(diff < 1e-5, `${name}: ${diff}`);
+  const products = fixture<{ diffs: Record<string, number>; version: string }>('native-kernels');
+  const check = ({ diffs }: { diffs: Record<string, number> }) => {
+    assert.equal(Object.keys(diffs).length, 7);
+    for (const [name, diff] of Object.entries(diffs)) assert.ok(diff < 1e-5, `${name}: ${diff}`);
+  };
+  check(products);
+  // Where oneDNN's sgemm took the products, OpenBLAS's are checked too (SPEEDRUN_NATIVE_GEMM=openblas chooses them).
+  if (products.version.startsWith('oneDNN sgemm')) {
+    const openblas = fixtureWith<{ diffs: Record<string, number>; version: string }>({ SPEEDRUN_NATIVE_GEMM: 'openblas' }, 'native-kernels');
+    assert.doesNotMatch(openblas.version, /oneDNN/);
+    check(openblas);
+  }
 });
 
 test('native broadcasting binary ops, axis sums, unary ops, transposes, splits and concatenations agree with TF.js cpu on random shapes (fast-check, 506 cases)', (t) => {

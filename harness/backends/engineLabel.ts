@@ -1,8 +1,13 @@
 /**
  * The engine a run is filed under (the database's backend column, the leaderboard's rows, the stored peaks): the
- * backend's name, except native's kernels-only build (no OpenBLAS: its products on XNNPACK, about a third of
- * OpenBLAS's rate), which must never be compared with, or measured as, the OpenBLAS build.
+ * backend's name, except where native's products come from another library than OpenBLAS, whose rate they do
+ * not share: its kernels-only build (no OpenBLAS: products on XNNPACK, about a third of OpenBLAS's rate) and its
+ * oneDNN products (1.5-2.8x OpenBLAS's at the nano shapes). Runs of one are never compared with, or measured as,
+ * another.
  */
 export function engineLabel(backend: { name: string; version: string }): string {
-  return backend.name === 'native' && backend.version.startsWith('no BLAS') ? 'native (no BLAS)' : backend.name;
+  if (backend.name !== 'native') return backend.name;
+  if (backend.version.startsWith('no BLAS')) return 'native (no BLAS)';
+  if (backend.version.startsWith('oneDNN sgemm')) return 'native (oneDNN)';
+  return backend.name;
 }

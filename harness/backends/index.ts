@@ -176,11 +176,14 @@ async function loadNative(threads: number): Promise<BackendInfo> {
     };
   }
   const config = addon.config(); // e.g. "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64"
+  // oneDNN's sgemm, where it is linked, unless SPEEDRUN_NATIVE_GEMM=openblas: 1.5-2.8x OpenBLAS's rate at the nano shapes.
+  const onednn = process.env.SPEEDRUN_NATIVE_GEMM !== 'openblas' && addon.useOnednnProducts?.(true) === true;
+  const openblas = `${config.split(' ').slice(0, 2).join(' ')} ${config.split(' ').at(-2) ?? ''}`.trim();
   return {
     name: 'native',
     tfjsBackend: 'wasm',
-    package: 'speedrun native (OpenBLAS) + @tensorflow/tfjs-backend-wasm',
-    version: `${config.split(' ').slice(0, 2).join(' ')} ${config.split(' ').at(-2) ?? ''}, wasm ${wasm.version}`.trim(),
+    package: `speedrun native (${onednn ? 'oneDNN products, OpenBLAS' : 'OpenBLAS'}) + @tensorflow/tfjs-backend-wasm`,
+    version: `${onednn ? 'oneDNN sgemm, ' : ''}${openblas}, wasm ${wasm.version}`,
     threads: wasm.threads,
     note: wasm.note,
   };

@@ -23,6 +23,8 @@ export interface NativeBlas {
   sgemmBatched(memory: Uint8Array, aOffset: number, bOffset: number, cOffset: number, batch: number, m: number, n: number, k: number, transA: boolean, transB: boolean, strideA: number, strideB: number, bf16: boolean): void;
   setThreads(threads: number): void;
   config(): string;
+  /** Products by oneDNN's sgemm instead of OpenBLAS's; true where they now are (oneDNN linked). Absent from older builds. */
+  useOnednnProducts?(on: boolean): boolean;
 }
 
 /** What every build of the addon has: setThreads (OpenBLAS's in its build); the kernel groups are typed where they are registered. */
