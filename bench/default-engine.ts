@@ -2,7 +2,8 @@
  * `npm run bench:default`: what a fresh machine gets, where `npm ci` could compile but OpenBLAS is not installed
  * (the engine-tax issue's bar: the default backend's baseline step <= 2x PyTorch's). Interleaved rounds, each
  * configuration in its own process, one at a time: plain wasm, native's kernels-only build (SPEEDRUN_NATIVE_BLAS=0:
- * the C kernels, products on XNNPACK) with `baseline` and `fused-kernels`, native with OpenBLAS where it is built,
+ * the C kernels, products on XNNPACK) with `baseline` and `fused-kernels`, native with OpenBLAS's products
+ * (SPEEDRUN_NATIVE_GEMM=openblas) and with oneDNN's where they are built,
  * and PyTorch nanoGPT's CPU config (bench/pytorch-nano.py) where PyTorch is installed. Ratios are of medians of
  * the same run; the CPU is printed with them.
  *   npm run bench:default -- [rounds=3] [steps=30] [only: a pattern of the configurations' labels to run]
@@ -11,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { ADDON_PATH, chooseCoreType, KERNELS_ADDON_PATH } from '../harness/backends/nativeBlas.ts';
 import { median } from '../harness/stats.ts';
 import { describeHardware } from '../harness/hardware.ts';
@@ -32,6 +34,13 @@ const step = (backend: string, recipe: string, env: Record<string, string>) => (
   return { medianStepMs: out.medianStepMs, detail: out.backend.version };
 };
 
+/** Whether OpenBLAS's build links oneDNN, whose sgemm native then uses by default. */
+function hasOnednnProducts(): boolean {
+  if (!fs.existsSync(ADDON_PATH)) return false;
+  const addon = createRequire(import.meta.url)(ADDON_PATH) as { useOnednnProducts?: (on: boolean) => boolean };
+  return addon.useOnednnProducts?.(false) !== undefined && addon.useOnednnProducts(true);
+}
+
 const python = ['/usr/bin/python3', 'python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
 const configs: Config[] = [
   { label: 'wasm baseline', run: step('wasm', 'baseline', {}) },
@@ -43,8 +52,14 @@ const configs: Config[] = [
     : []),
   ...(fs.existsSync(ADDON_PATH)
     ? [
-        { label: 'native, OpenBLAS: baseline', run: step('native', 'baseline', {}) },
-        { label: 'native, OpenBLAS: fused-kernels', run: step('native', 'fused-kernels', {}) },
+        { label: 'native, OpenBLAS: baseline', run: step('native', 'baseline', { SPEEDRUN_NATIVE_GEMM: 'openblas' }) },
+        { label: 'native, OpenBLAS: fused-kernels', run: step('native', 'fused-kernels', { SPEEDRUN_NATIVE_GEMM: 'openblas' }) },
+      ]
+    : []),
+  ...(hasOnednnProducts()
+    ? [
+        { label: 'native, oneDNN: baseline', run: step('native', 'baseline', {}) },
+        { label: 'native, oneDNN: fused-kernels', run: step('native', 'fused-kernels', {}) },
       ]
     : []),
   ...(python
