@@ -92,9 +92,12 @@ for (let round = 0; round < Number(roundsArg); round++) {
 }
 const torch = ms.has('PyTorch nanoGPT CPU config') ? median(ms.get('PyTorch nanoGPT CPU config')!) : null;
 const wasm = median(ms.get('wasm baseline')!);
-const lines = [`${cpu}, ${new Date().toISOString().slice(0, 10)}, OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE}`, '', '| configuration | ms/step (rounds) | median | vs wasm baseline | vs PyTorch |', '|---|---|---|---:|---:|'];
+const lines = [`${cpu}, ${new Date().toISOString().slice(0, 10)}, OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE}`, '', '| configuration | ms/step (rounds) | median | vs wasm baseline | vs PyTorch | vs PyTorch, same round (median) |', '|---|---|---|---:|---:|---:|'];
 for (const [label, values] of ms) {
   const m = median(values);
-  lines.push(`| ${label}${details.has(label) ? ` (${details.get(label)})` : ''} | ${values.map((v) => v.toFixed(1)).join(', ')} | ${m.toFixed(1)} | ${(m / wasm).toFixed(2)}x | ${torch ? `${(m / torch).toFixed(2)}x` : '-'} |`);
+  // Drift between rounds cancels in the ratio taken within each round.
+  const torchRounds = ms.get('PyTorch nanoGPT CPU config');
+  const sameRound = torchRounds ? `${median(values.map((v, i) => v / torchRounds[i]!)).toFixed(2)}x` : '-';
+  lines.push(`| ${label}${details.has(label) ? ` (${details.get(label)})` : ''} | ${values.map((v) => v.toFixed(1)).join(', ')} | ${m.toFixed(1)} | ${(m / wasm).toFixed(2)}x | ${torch ? `${(m / torch).toFixed(2)}x` : '-'} | ${sameRound} |`);
 }
 process.stdout.write(`${lines.join('\n')}\n`);
