@@ -64,6 +64,15 @@ test('bad inputs are one clear line and exit 2', async () => {
   await expectUserError(['data', 'prepare', '--input', path.join(dir, 'missing.txt'), '--out', dir], /text file not found/);
 });
 
+test("a misspelt native switch is one line and exit 2, never a silent step to another engine (auto included)", () => {
+  for (const [name, value] of [['SPEEDRUN_NATIVE_BLAS', 'no'], ['SPEEDRUN_NATIVE_GEMM', 'mkl']] as const) {
+    const result = runCli(['--preset', 'micro', '--steps', '1', '--out', tempDir(), '-q'], 60_000, { [name]: value });
+    assert.equal(result.status, 2, result.stderr);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    assert.match(result.stderr, new RegExp(`${name}=${value} is not one of`));
+  }
+});
+
 test('data prepare writes shards that a shards: track then trains on', () => {
   const dir = tempDir();
   const input = path.join(dir, 'in.txt');

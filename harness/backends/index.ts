@@ -153,6 +153,15 @@ async function loadHardwareWebgpu(): Promise<BackendInfo> {
   return loadWebgpu();
 }
 
+/** The native backend's environment switches, checked before anything loads: a typo must not silently pick another engine. */
+function checkNativeSwitches(): void {
+  const switches: [string, string[]][] = [['SPEEDRUN_NATIVE_BLAS', ['0', '1']], ['SPEEDRUN_NATIVE_GEMM', ['onednn', 'openblas']]];
+  for (const [name, allowed] of switches) {
+    const value = process.env[name];
+    if (value !== undefined && value !== '' && !allowed.includes(value)) throw new UserError(`${name}=${value} is not one of: ${allowed.join(', ')}`);
+  }
+}
+
 async function loadNative(threads: number): Promise<BackendInfo> {
   if (!nativeBuilt()) throw new UserError(`backend 'native' is not built here: ${NATIVE_INSTALL_HINT}`);
   const wasm = await loadWasm(threads);
@@ -301,6 +310,7 @@ export async function useBackend(request: BackendRequest, options: BackendOption
     throw new UserError(`unknown backend '${request}' (choose one of: ${BACKEND_NAMES.join(', ')})`);
   }
   if (active && (request === 'auto' || request === active.name)) return active;
+  checkNativeSwitches(); // before auto could step over native because of one
   if (active) throw new UserError(`backend '${active.name}' is already initialized in this process; cannot switch to '${request}'`);
   const threads = options.threads ?? os.availableParallelism();
   const info = request === 'auto' ? await loadAuto(threads) : await BACKENDS[request].load(threads);
