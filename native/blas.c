@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "products.h"
+
 #define CHECK(call)                                                      \
   if ((call) != napi_ok) {                                               \
     napi_throw_error(env, NULL, "speedrun_blas: bad arguments");         \

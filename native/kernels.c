@@ -6,31 +6,13 @@
  * loops over the causal triangle here (see attention_* below). The arithmetic mirrors harness/ops.ts and harness/optim.ts line for line; tests compare each
  * kernel with those TF.js versions.
  */
-#ifdef SPEEDRUN_OPENBLAS
-#include <stdbool.h>
-/* blas.c: one product by OpenBLAS's sgemm, or oneDNN's where native chose it. */
-void speedrun_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta,
-                    float *c, int ldc);
-bool speedrun_onednn_products(void);
-#endif
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "heap_args.h"
-
-/* The elementwise and row-wise loops over at least 65,536 floats are shared between the addon's OpenMP threads
-   only where oneDNN does the products, whose threads are the same libgomp pool (fused step 24.6-28.8 -> 22.3-23.0
-   ms, three A/B pairs). Beside OpenBLAS's or wasm's threads, which spin between calls, they contended: 29 -> 44 ms
-   with OpenBLAS, 89 -> 101 ms without a BLAS (2026-12-02, AMD EPYC Zen 5). */
-
-static inline int elementwise_in_threads(void) {
-#ifdef SPEEDRUN_OPENBLAS
-  return speedrun_onednn_products();
-#else
-  return 0;
-#endif
-}
+#include "products.h"
 
 /* A row's mean and 1/σ = 1/√(var + eps), two passes (as TF.js's moments). */
 static inline float row_rstd(const float *row, int width, float eps, float *mean_out) {
@@ -101,7 +83,7 @@ static napi_value add_layer_norm_forward(napi_env env, napi_callback_info info) 
   float *sum = F32(4), *y = F32(5);
   const int rows = INT(6), width = INT(7);
   const float eps = NUM(8);
-#pragma omp parallel for schedule(static) if ((int64_t)rows * width >= 65536 && elementwise_in_threads())
+#pragma omp parallel for schedule(static) if (loops_in_threads((int64_t)rows * width))
   for (int r = 0; r < rows; r++) {
     const float *xr = x + (int64_t)r * width, *br = branch + (int64_t)r * width;
     float *sr = sum + (int64_t)r * width, *yr = y + (int64_t)r * width;
@@ -153,7 +135,7 @@ static napi_value gelu_forward(napi_env env, napi_callback_info info) {
   const float *a = F32(1);
   float *h = F32(2);
   const int64_t n = int_arg(env, argv[3]);
-#pragma omp parallel for schedule(static) if (n >= 65536 && elementwise_in_threads())
+#pragma omp parallel for schedule(static) if (loops_in_threads(n))
   for (int64_t i = 0; i < n; i++) h[i] = a[i] * gelu_gate(a[i]);
   return NULL;
 }
@@ -164,7 +146,7 @@ static napi_value gelu_backward(napi_env env, napi_callback_info info) {
   const float *dh = F32(1), *a = F32(2);
   float *da = F32(3);
   const int64_t n = int_arg(env, argv[4]);
-#pragma omp parallel for schedule(static) if (n >= 65536 && elementwise_in_threads())
+#pragma omp parallel for schedule(static) if (loops_in_threads(n))
   for (int64_t i = 0; i < n; i++) {
     const float x = a[i], s = gelu_gate(x);
     const float dTwoU = 2.0f * GELU_C * (1.0f + 3.0f * 0.044715f * x * x);
@@ -419,7 +401,7 @@ static napi_value sum_of_squares(napi_env env, napi_callback_info info) {
 static void adam_w_update(const float *restrict p, const float *restrict g, const float *restrict m, const float *restrict v,
                           float *restrict pOut, float *restrict mOut, float *restrict vOut, int64_t n, float gradScale, float beta1,
                           float beta2, float c1, float c2, float eps, float lr, float decayFactor) {
-#pragma omp parallel for schedule(static) if (n >= 65536 && elementwise_in_threads())
+#pragma omp parallel for schedule(static) if (loops_in_threads(n))
   for (int64_t i = 0; i < n; i++) {
     const float gi = g[i] * gradScale;
     const float mi = m[i] * beta1 + gi * (1.0f - beta1);

@@ -11,21 +11,7 @@
 #include <string.h>
 
 #include "heap_args.h"
-
-#ifdef SPEEDRUN_OPENBLAS
-#include <stdbool.h>
-bool speedrun_onednn_products(void); /* blas.c */
-#endif
-
-/* Rows shared between OpenMP threads only beside oneDNN's products (kernels.c says why). */
-static inline int rows_in_threads(int64_t floats) {
-#ifdef SPEEDRUN_OPENBLAS
-  return floats >= 65536 && speedrun_onednn_products();
-#else
-  (void)floats;
-  return 0;
-#endif
-}
+#include "products.h"
 
 static inline float dot(const float *restrict a, const float *restrict b, int n) {
   float total = 0;
@@ -56,7 +42,7 @@ static napi_value residual_forward(napi_env env, napi_callback_info info) {
   const float *h = F32(1), *b = F32(2), *alpha = F32(3);
   float *y = F32(4), *bn = F32(5), *rb = F32(6), *rz = F32(7);
   const int rows = INT(8), C = INT(9);
-#pragma omp parallel for schedule(static) if (rows_in_threads((int64_t)rows * C))
+#pragma omp parallel for schedule(static) if (loops_in_threads((int64_t)rows * C))
   for (int r = 0; r < rows; r++) {
     const float *hr = h + (int64_t)r * C;
     float *yr = y + (int64_t)r * C, *bnr = bn + (int64_t)r * C;
@@ -179,7 +165,7 @@ static napi_value swiglu_forward(napi_env env, napi_callback_info info) {
   const float *a = F32(1), *s = F32(2);
   float *hidden = F32(3);
   const int rows = INT(4), W = INT(5);
-#pragma omp parallel for schedule(static) if (rows_in_threads((int64_t)rows * W))
+#pragma omp parallel for schedule(static) if (loops_in_threads((int64_t)rows * W))
   for (int r = 0; r < rows; r++) swiglu_row(a + (int64_t)r * 2 * W, s, hidden + (int64_t)r * W, W);
   return NULL;
 }
