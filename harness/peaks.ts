@@ -50,16 +50,17 @@ function sizeFor(backend: Pick<BackendInfo, 'name'> & { adapter?: { software: bo
 
 /**
  * FLOP/s of an n³ fp32 product on the active backend: the best of at least 10 timed products, and of as many as
- * fit in a tenth of a second (50 at most), after three warm-ups (read back async: webgpu has no sync read). A
- * library that compiles its kernels or starts its threads on first use (oneDNN) reached 245, 309 and 422 GFLOP/s
- * in its first three products here; a peak taken too early would overstate every MFU against it.
+ * fit in 150 ms (50 at most), after five warm-ups (read back async: webgpu has no sync read). A
+ * library that compiles its kernels or starts its threads on first use (oneDNN) measured 179 GFLOP/s with two
+ * warm-ups and three products, 312-355 so, against 420-447 in a warm process (2026-12-02, AMD EPYC Zen 5); a peak
+ * taken too early overstates every MFU against it.
  */
 export async function measurePeak(backend: Pick<BackendInfo, 'name'> & { adapter?: { software: boolean } }): Promise<Peak> {
   const n = sizeFor(backend);
   const [a, b] = [tf.randomNormal([n, n]), tf.randomNormal([n, n])];
   let best = Infinity;
   try {
-    const WARM_UPS = 3;
+    const WARM_UPS = 5;
     const began = performance.now();
     for (let i = 0; i < WARM_UPS + 50; i++) {
       const start = performance.now();
@@ -67,7 +68,7 @@ export async function measurePeak(backend: Pick<BackendInfo, 'name'> & { adapter
       await c.data();
       if (i >= WARM_UPS) best = Math.min(best, performance.now() - start);
       c.dispose();
-      if (i >= WARM_UPS + 9 && performance.now() - began > 100) break;
+      if (i >= WARM_UPS + 9 && performance.now() - began > 150) break;
     }
   } finally {
     a.dispose();
