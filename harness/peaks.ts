@@ -6,7 +6,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendInfo } from './backends/index.ts';
 
-
 export interface Peak {
   flopsPerSec: number;
   /** e.g. "measured sgemm 1024³" or "published fp32 peak of NVIDIA H200". */
@@ -24,7 +23,6 @@ const PUBLISHED_FP32: readonly [RegExp, number, string][] = [
 ];
 
 const GPU_BACKENDS = new Set(['webgpu', 'tensorflow-gpu']);
-
 
 /** The published peak for a GPU backend on a known GPU, else undefined. */
 export function publishedPeak(backend: Pick<BackendInfo, 'name'>, gpus: string[]): Peak | undefined {

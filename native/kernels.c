@@ -275,16 +275,16 @@ static napi_value attention_forward(napi_env env, napi_callback_info info) {
 
 /*
  * Causal attention backward: dP = dO vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale, dq = dS k, dk = dSᵀ q, dv = Pᵀ dO;
- * all in [B, T, H, hs] except P. Heads shared among threads as in the forward pass; each thread has its own
- * T x T dS (the caller's scratch is no longer used: it is one matrix, for one thread).
- * attentionBackward(memory, dOut, q, k, v, probs, dq, dk, dv, scratch, batch, seqLen, heads, headSize, scale)
+ * all in [B, T, H, hs] except P. Heads shared among threads as in the forward pass; each thread allocates its
+ * own T x T dS.
+ * attentionBackward(memory, dOut, q, k, v, probs, dq, dk, dv, batch, seqLen, heads, headSize, scale)
  */
 static napi_value attention_backward(napi_env env, napi_callback_info info) {
-  ARGS(15);
+  ARGS(14);
   const float *dOut = F32(1), *q = F32(2), *k = F32(3), *v = F32(4), *probs = F32(5);
   float *dq = F32(6), *dk = F32(7), *dv = F32(8);
-  const int B = INT(10), T = INT(11), H = INT(12), hs = INT(13);
-  const float scale = NUM(14);
+  const int B = INT(9), T = INT(10), H = INT(11), hs = INT(12);
+  const float scale = NUM(13);
   const int C = H * hs;
   int failed = 0;
 #pragma omp parallel reduction(| : failed) if (heads_in_threads())

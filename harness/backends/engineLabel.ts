@@ -7,7 +7,11 @@
  */
 export function engineLabel(backend: { name: string; version: string }): string {
   if (backend.name !== 'native') return backend.name;
-  if (backend.version.startsWith('no BLAS')) return 'native (no BLAS)';
-  if (backend.version.startsWith('oneDNN sgemm')) return 'native (oneDNN)';
+  if (backend.version.startsWith(NO_BLAS_VERSION)) return 'native (no BLAS)';
+  if (backend.version.startsWith(ONEDNN_VERSION)) return 'native (oneDNN)';
   return backend.name;
 }
+
+/** How native's backend version begins for each of those builds (harness/backends/index.ts writes them; bundles keep them). */
+export const NO_BLAS_VERSION = 'no BLAS';
+export const ONEDNN_VERSION = 'oneDNN sgemm';

@@ -12,6 +12,7 @@ import { trimWasmWorkers, withThreadedWasm } from './wasmThreads.ts';
 import { useFasterWasmKernels } from './wasmKernels.ts';
 import { ADDON_PATH, hasBlas, loadNativeAddon, NATIVE_INSTALL_HINT, nativeAddonPath, nativeBuilt, useBlasForMatMul } from './nativeBlas.ts';
 import { registerNativeKernels } from './nativeKernels.ts';
+import { NO_BLAS_VERSION, ONEDNN_VERSION } from './engineLabel.ts';
 import { hasNativeElementwise, useNativeElementwise } from './nativeElementwise.ts';
 import { activateWebgpu, gpuDevicePresent, probeWebgpu, webgpuInstalled, WEBGPU_INSTALL_HINT, type AdapterInfo } from './webgpu.ts';
 
@@ -179,7 +180,7 @@ async function loadNative(threads: number): Promise<BackendInfo> {
       name: 'native',
       tfjsBackend: 'wasm',
       package: 'speedrun native (C kernels; products on XNNPACK, no OpenBLAS) + @tensorflow/tfjs-backend-wasm',
-      version: `no BLAS, wasm ${wasm.version}`,
+      version: `${NO_BLAS_VERSION}, wasm ${wasm.version}`,
       threads: wasm.threads,
       note: [wasm.note, 'matrix products on XNNPACK: OpenBLAS is not built here (apt-get install libopenblas-dev, then npm run build:native)'].filter(Boolean).join('; '),
     };
@@ -192,7 +193,7 @@ async function loadNative(threads: number): Promise<BackendInfo> {
     name: 'native',
     tfjsBackend: 'wasm',
     package: `speedrun native (${onednn ? 'oneDNN products, OpenBLAS' : 'OpenBLAS'}) + @tensorflow/tfjs-backend-wasm`,
-    version: `${onednn ? 'oneDNN sgemm, ' : ''}${openblas}, wasm ${wasm.version}`,
+    version: `${onednn ? `${ONEDNN_VERSION}, ` : ''}${openblas}, wasm ${wasm.version}`,
     threads: wasm.threads,
     note: wasm.note,
   };

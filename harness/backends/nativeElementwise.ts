@@ -147,11 +147,11 @@ export function useNativeElementwise(addon: NativeElementwiseAddon): void {
       if (x.dtype !== 'float32') return null;
       const backend = args.backend as unknown as WasmBackendLike;
       const outShape = perm.map((d) => x.shape[d]!);
-      const out = backend.makeOutput(outShape, 'float32');
-      if (tf.util.sizeFromShape(outShape) === 0) return out;
       const xStrides = contiguous(x.shape);
       const { shape, strides } = coalesce(outShape, [contiguous(outShape), perm.map((d) => xStrides[d]!)]);
-      if (shape.length > 8) return null; // the C loop's index has 8 places
+      if (shape.length > 8) return null; // the C loop's index has 8 places (before an output is allocated for nothing)
+      const out = backend.makeOutput(outShape, 'float32');
+      if (tf.util.sizeFromShape(outShape) === 0) return out;
       transpose(backend.wasm.HEAPU8, heapOffset(backend, x), heapOffset(backend, out), shape, strides[1]!);
       return out;
     });

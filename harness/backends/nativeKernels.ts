@@ -20,7 +20,7 @@ export interface NativeKernelAddon {
   geluForward(heap: Uint8Array, a: number, h: number, n: number): void;
   geluBackward(heap: Uint8Array, dh: number, a: number, da: number, n: number): void;
   attentionForward(heap: Uint8Array, q: number, k: number, v: number, out: number, probs: number, batch: number, seqLen: number, heads: number, headSize: number, scale: number): void;
-  attentionBackward(heap: Uint8Array, dOut: number, q: number, k: number, v: number, probs: number, dq: number, dk: number, dv: number, scratch: number, batch: number, seqLen: number, heads: number, headSize: number, scale: number): void;
+  attentionBackward(heap: Uint8Array, dOut: number, q: number, k: number, v: number, probs: number, dq: number, dk: number, dv: number, batch: number, seqLen: number, heads: number, headSize: number, scale: number): void;
   crossEntropy(heap: Uint8Array, logits: number, targets: number, loss: number, grad: number, rows: number, vocab: number): void;
   sumOfSquares(heap: Uint8Array, offsets: number[], sizes: number[], out: number): void;
   adamW(heap: Uint8Array, p: number, g: number, m: number, v: number, pOut: number, mOut: number, vOut: number, n: number, gradScale: number, beta1: number, beta2: number, c1: number, c2: number, eps: number, lr: number, decayFactor: number): void;
@@ -199,9 +199,7 @@ export function registerNativeKernels(addon: NativeAddon & Partial<NativeKernelA
   register(FUSED.attentionGrad, (b, { dOut, q, k, v, probs }, attrs) => {
     const [batch, seqLen, heads, headSize] = q!.shape as [number, number, number, number];
     const [dq, dk, dv] = [0, 1, 2].map(() => b.makeOutput(q!.shape, 'float32'));
-    withScratch(b, 4 * seqLen * seqLen, (scratch) =>
-      native.attentionBackward(b.wasm.HEAPU8, offset(b, dOut), offset(b, q), offset(b, k), offset(b, v), offset(b, probs), offset(b, dq), offset(b, dk), offset(b, dv), scratch, batch, seqLen, heads, headSize, num(attrs, 'scale')),
-    );
+    native.attentionBackward(b.wasm.HEAPU8, offset(b, dOut), offset(b, q), offset(b, k), offset(b, v), offset(b, probs), offset(b, dq), offset(b, dk), offset(b, dv), batch, seqLen, heads, headSize, num(attrs, 'scale'));
     return [dq!, dk!, dv!];
   });
   register(FUSED.crossEntropy, (b, { logits, targets }) => {
