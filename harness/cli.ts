@@ -113,7 +113,7 @@ async function verifyCommand(files: string[], replaySteps: number | undefined): 
 async function importCommand(files: string[], store: ResultsStore): Promise<number> {
   const report = await importResults(files, store);
   const { added, replaced, unchanged } = report.bundles;
-  process.stdout.write(`imported into ${store.file}: ${added} added, ${replaced} completed, ${unchanged} already there\n`);
+  process.stdout.write(`imported into ${store.file}: ${added} added, ${replaced} completed, ${unchanged} already there${report.skipped > 0 ? `; ${report.skipped} JSON files skipped (no bundle, suite report or record file)` : ''}\n`);
   if (report.suites) process.stdout.write(`suites: ${report.suites.added} added, ${report.suites.unchanged} already there\n`);
   if (!report.records) return EXIT.success;
   const { accepted, unchanged: kept, refused } = report.records;
@@ -145,8 +145,8 @@ function runsCommand(store: ResultsStore, filter: { track?: string; recipe?: str
   return EXIT.success;
 }
 
-function submitCommand(specs: string[], description: string, contributors: string[], minRuns: number | undefined, store: ResultsStore): number {
-  const result = submitRuns(specs, { description, contributors, ...(minRuns === undefined ? {} : { minRuns }) }, store);
+async function submitCommand(specs: string[], description: string, contributors: string[], minRuns: number | undefined, store: ResultsStore): Promise<number> {
+  const result = await submitRuns(specs, { description, contributors, ...(minRuns === undefined ? {} : { minRuns }) }, store);
   for (const c of result.decision.checks) process.stdout.write(`${c.status === 'pass' ? 'pass' : c.status === 'skip' ? 'skip' : 'FAIL'}  ${c.rule.padEnd(15)} ${c.detail}\n`);
   if (result.status === 'accepted') {
     process.stdout.write(`accepted: record #${result.recordId} on ${result.trackId} (${result.hardwareClass}), time to target ${(result.decision.record.timeToTargetMs / 1000).toFixed(1)} s\n`);
@@ -303,7 +303,7 @@ export async function main(argv: string[]): Promise<number> {
       async (args) => {
         await withStore(args.db, args.out, async (store) => {
           const contributors = args.contributors.split(',').map((c) => c.trim()).filter((c) => c.length > 0);
-          exitCode = submitCommand(args.runs, args.description, contributors, args['min-runs'], store);
+          exitCode = await submitCommand(args.runs, args.description, contributors, args['min-runs'], store);
         });
       },
     )

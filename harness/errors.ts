@@ -28,9 +28,26 @@ const FS_PROBLEMS: Record<string, string> = {
   ENAMETOOLONG: 'file name too long',
 };
 
-/** A filesystem error as a one-line UserError (the one place they are mapped); anything else unchanged. */
+/** SQLite's errors that a user can fix (a full disk, a read-only or unopenable database), by better-sqlite3's code. */
+const SQLITE_PROBLEMS: Record<string, string> = {
+  SQLITE_FULL: 'database or disk is full',
+  SQLITE_READONLY: 'the database is read-only',
+  SQLITE_CANTOPEN: 'the database cannot be opened',
+  SQLITE_IOERR: 'disk I/O error',
+  SQLITE_NOTADB: 'not a database',
+  SQLITE_CORRUPT: 'the database file is malformed',
+};
+
+/**
+ * A filesystem or SQLite error as a one-line UserError (the one place they are mapped); anything else unchanged.
+ * SQLite's extended codes (SQLITE_IOERR_WRITE) are read by their primary code.
+ */
 export function asUserError(error: unknown): unknown {
   const e = error as NodeJS.ErrnoException | null;
+  if (e !== null && typeof e === 'object' && e.name === 'SqliteError' && typeof e.code === 'string') {
+    const primary = Object.keys(SQLITE_PROBLEMS).find((code) => e.code === code || e.code!.startsWith(`${code}_`));
+    if (primary) return new UserError(`results database: ${SQLITE_PROBLEMS[primary]} (${e.code}); nothing was lost from what was already stored`);
+  }
   if (e === null || typeof e !== 'object' || e instanceof UserError || typeof e.code !== 'string' || !(e.code in FS_PROBLEMS)) return error;
   const where = typeof e.path === 'string' ? e.path : undefined;
   const problem = e.code === 'EEXIST' && e.syscall === 'mkdir' ? 'exists and is not a directory' : FS_PROBLEMS[e.code];

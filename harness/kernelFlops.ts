@@ -4,7 +4,7 @@
  * contain products (attention, Muon's update). Used to count what a training step really executes: forward,
  * backward and optimizer, recomputation included.
  */
-import { FUSED, MUON_UPDATE } from './backends/nativeKernels.ts';
+import { FUSED, INT8_LINEAR, MUON_UPDATE } from './backends/nativeKernels.ts';
 
 const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
@@ -27,6 +27,13 @@ export function kernelFlops(name: string, inputShapes: number[][], outputShapes:
       const [B, T, H, hs] = inputShapes[name === FUSED.attention ? 0 : 1] as [number, number, number, number];
       const products = name === FUSED.attention ? 2 : 4; // q·kᵀ and P·v; dO·vᵀ, dS·k, dSᵀ·q, Pᵀ·dO
       return products * 2 * B * H * T * T * hs;
+    }
+    case INT8_LINEAR: {
+      // A product like any other (its precision is the recipe's business): without it, a model whose products
+      // int8 takes or leaves by shape counts differently at each sequence length of modelFlopsPerStep's fit.
+      const [x] = inputShapes as [number[]];
+      const out = outputShapes[0];
+      return x && out ? 2 * size(out) * x[1]! : 0;
     }
     case MUON_UPDATE: {
       const [rows, cols] = inputShapes[0] as [number, number];

@@ -1,16 +1,21 @@
 /**
  * `speedrun submit`, as an API: runs (ids or bundle files) are judged under the record rules (submit.ts) and the
  * submission stored; an accepted record is written as a record file beside the database and its bundles copied
- * there, for git. `import` re-judges record files through the same `judgeAndStore`.
+ * there, for git. `import` re-judges record files through the same `judgeRuns`.
+ *
+ * Files first, rows last: an accepted record's files are written before its rows, in one transaction, and removed
+ * again if the transaction fails, so a record is never in the database without its file (which would make a
+ * resubmission be refused against itself).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from './errors.ts';
 import { hardwareClassOf } from './hardware.ts';
-import { readBundle, verifyBundle, type RunBundle } from './store/bundle.ts';
+import { readBundle, type RunBundle } from './store/bundle.ts';
 import type { ResultsStore } from './store/database.ts';
 import { CLAIM_KIND, CLAIM_VERSION, claimsDirFor, writeClaim, type RecordClaim } from './store/recordClaim.ts';
-import { configKey, judgeSubmission, type SubmissionDecision } from './submit.ts';
+import { configKey, judgeSubmission, RULES, type SubmissionDecision } from './submit.ts';
+import { bundleTrustProblems } from './verifyBundles.ts';
 
 export interface LoadedBundle {
   file: string;
@@ -43,22 +48,33 @@ export function currentRecordWithTimes(store: ResultsStore, trackId: string, har
   );
 }
 
-/** Judges the runs under the record rules and stores the submission (and the record, if accepted). */
-export function judgeAndStore(
-  loaded: LoadedBundle[],
-  claim: { description: string; contributors: string[]; minRuns?: number; submittedAt?: string },
-  store: ResultsStore,
-): { decision: SubmissionDecision; recordId: number | undefined } {
+/** What a submitter says; the rules' parameters are the project's (RULES), except that `minRuns` may ask for more. */
+export interface SubmissionClaim {
+  description: string;
+  contributors: string[];
+  minRuns?: number;
+  /** When re-judging a record file: the time it was accepted (which earlier runs count as reference runs). */
+  submittedAt?: string;
+}
+
+export interface Judgement {
+  decision: SubmissionDecision;
+  /** Every run the submission names, its track and recipes (of the first run): what the submission row holds. */
+  runIds: string[];
+  trackId: string;
+  recipes: string;
+  /** The bundles that passed the trust check: only these may join the database. */
+  trusted: LoadedBundle[];
+}
+
+export async function judgeRuns(loaded: LoadedBundle[], claim: SubmissionClaim, store: ResultsStore): Promise<Judgement> {
   const runs = loaded.map((l) => l.bundle.run);
-  const bundleProblems = Object.fromEntries(
-    loaded.map(({ bundle }) => {
-      const v = verifyBundle(bundle);
-      return [bundle.run.runId, v.status === 'valid' ? [] : v.problems];
-    }),
-  );
-  // Verified bundles given as files join the database (the record links to their runs); edited ones never do.
-  for (const { file, bundle } of loaded) {
-    if (bundleProblems[bundle.run.runId]!.length === 0 && !store.run(bundle.run.runId)?.bundlePath) store.importBundle(bundle, file);
+  const bundleProblems: Record<string, string[]> = {};
+  const trusted: LoadedBundle[] = [];
+  for (const entry of loaded) {
+    const problems = await bundleTrustProblems(entry.bundle, store);
+    bundleProblems[entry.bundle.run.runId] = problems;
+    if (problems.length === 0) trusted.push(entry);
   }
   const first = runs[0]!;
   const currentRecord = currentRecordWithTimes(store, first.track.id, hardwareClassOf(first.hardware));
@@ -70,50 +86,75 @@ export function judgeAndStore(
     .filter((r) => !ids.has(r.id) && r.official && r.stepsToTarget !== null && configKey(r.config) === configKey(first.config))
     .filter((r) => submittedAt === undefined || (r.finishedAt !== null && r.finishedAt < submittedAt))
     .map((r) => r.stepsToTarget!);
-  const decision = judgeSubmission({ runs, bundleProblems, description: claim.description, contributors: claim.contributors, currentRecord, referenceSteps, minRuns: claim.minRuns });
-  const recordId = store.addSubmission(
-    { trackId: first.track.id, recipes: first.recipes.join(','), description: claim.description, contributors: claim.contributors, runIds: [...ids], status: decision.status, checks: decision.checks },
-    decision.status === 'accepted' ? decision.record : undefined,
-    submittedAt,
-  );
-  return { decision, recordId };
+  const minRuns = Math.max(RULES.minRuns, claim.minRuns ?? RULES.minRuns);
+  const decision = judgeSubmission({ runs, bundleProblems, description: claim.description, contributors: claim.contributors, currentRecord, referenceSteps, minRuns });
+  return { decision, runIds: [...ids], trackId: first.track.id, recipes: first.recipes.join(','), trusted };
+}
+
+/** Stores a judged submission (and its record, if accepted) with the trusted bundles it names, as one transaction. */
+export function storeJudgement(judgement: Judgement, claim: SubmissionClaim, store: ResultsStore, bundleFileOf: (entry: LoadedBundle) => string = (e) => e.file): number | undefined {
+  const { decision, trusted } = judgement;
+  return store.atomically(() => {
+    for (const entry of trusted) if (!store.run(entry.bundle.run.runId)?.bundlePath) store.importBundle(entry.bundle, bundleFileOf(entry));
+    return store.addSubmission(
+      { trackId: judgement.trackId, recipes: judgement.recipes, description: claim.description, contributors: claim.contributors, runIds: judgement.runIds, status: decision.status, checks: decision.checks },
+      decision.status === 'accepted' ? decision.record : undefined,
+      claim.submittedAt,
+    );
+  });
 }
 
 export type SubmitResult =
   | { status: 'accepted'; decision: Extract<SubmissionDecision, { status: 'accepted' }>; recordId: number; trackId: string; hardwareClass: string; recordFile: string; bundlesDir: string }
   | { status: 'refused'; decision: Extract<SubmissionDecision, { status: 'refused' }> };
 
-export function submitRuns(specs: string[], claim: { description: string; contributors: string[]; minRuns?: number }, store: ResultsStore): SubmitResult {
+export async function submitRuns(specs: string[], claim: { description: string; contributors: string[]; minRuns?: number }, store: ResultsStore): Promise<SubmitResult> {
   if (claim.description.trim().length === 0) throw new UserError('--description must say what the record changes');
+  if (claim.minRuns !== undefined && (!Number.isInteger(claim.minRuns) || claim.minRuns < RULES.minRuns)) {
+    throw new UserError(`--min-runs may ask for more runs than the rules' ${RULES.minRuns}, never fewer (got ${claim.minRuns})`);
+  }
   const loaded = loadBundles(specs, store);
   if (loaded.length === 0) throw new UserError('submit needs the runs (ids or bundle files) that make the record');
-  const { decision, recordId } = judgeAndStore(loaded, claim, store);
-  if (decision.status === 'refused') return { status: 'refused', decision };
+  const judgement = await judgeRuns(loaded, claim, store);
+  const { decision } = judgement;
+  if (decision.status === 'refused') {
+    storeJudgement(judgement, claim, store);
+    return { status: 'refused', decision };
+  }
   const first = loaded[0]!.bundle.run;
-  // The record as a file beside the database's bundles, for git: `speedrun import` rebuilds it from there. The
+  const submittedAt = new Date().toISOString();
+  // The record as files beside the database's bundles, for git (`speedrun import` rebuilds it from there); the
   // copies are named by the run ids, which the bundle's shape check made safe names.
   const bundlesDir = path.join(path.dirname(store.file), 'bundles');
-  for (const { file, bundle } of loaded) {
-    const copy = path.join(bundlesDir, `${bundle.run.runId}.json`);
-    if (path.resolve(file) !== path.resolve(copy) && !fs.existsSync(copy)) {
+  const written: string[] = [];
+  const copyOf = new Map<LoadedBundle, string>();
+  try {
+    for (const entry of loaded) {
+      const copy = path.join(bundlesDir, `${entry.bundle.run.runId}.json`);
+      copyOf.set(entry, copy);
+      if (path.resolve(entry.file) === path.resolve(copy) || fs.existsSync(copy)) continue;
       fs.mkdirSync(bundlesDir, { recursive: true });
-      fs.copyFileSync(file, copy);
+      fs.copyFileSync(entry.file, copy, fs.constants.COPYFILE_EXCL);
+      written.push(copy);
       fs.chmodSync(copy, 0o444);
-      store.importBundle(bundle, copy);
     }
+    const record: RecordClaim = {
+      kind: CLAIM_KIND,
+      version: CLAIM_VERSION,
+      submittedAt,
+      trackId: first.track.id,
+      recipes: first.recipes.join(','),
+      description: claim.description,
+      contributors: claim.contributors,
+      runIds: loaded.map((l) => l.bundle.run.runId),
+      ...(claim.minRuns === undefined ? {} : { minRuns: claim.minRuns }),
+    };
+    const recordFile = writeClaim(claimsDirFor(store.file), record);
+    written.push(recordFile);
+    const recordId = storeJudgement(judgement, { ...claim, submittedAt }, store, (entry) => copyOf.get(entry) ?? entry.file)!;
+    return { status: 'accepted', decision, recordId, trackId: first.track.id, hardwareClass: hardwareClassOf(first.hardware), recordFile, bundlesDir };
+  } catch (error) {
+    for (const file of written.reverse()) fs.rmSync(file, { force: true });
+    throw error;
   }
-  const submission = store.records({ trackId: first.track.id }).find((r) => r.id === recordId)!;
-  const record: RecordClaim = {
-    kind: CLAIM_KIND,
-    version: CLAIM_VERSION,
-    submittedAt: submission.createdAt,
-    trackId: first.track.id,
-    recipes: first.recipes.join(','),
-    description: claim.description,
-    contributors: claim.contributors,
-    runIds: loaded.map((l) => l.bundle.run.runId),
-    ...(claim.minRuns === undefined ? {} : { minRuns: claim.minRuns }),
-  };
-  const recordFile = writeClaim(claimsDirFor(store.file), record);
-  return { status: 'accepted', decision, recordId: recordId!, trackId: first.track.id, hardwareClass: hardwareClassOf(first.hardware), recordFile, bundlesDir };
 }

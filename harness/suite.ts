@@ -210,7 +210,7 @@ export async function runSuite(request: SuiteRequest, runner: SuiteRunner, store
       started = true;
     }
     store.addSuiteRun(suiteId, result.runId, workload, role);
-    if (result.status === 'aborted') throw new UserError(`suite ${suiteId}: run ${result.runId} was aborted; the suite stops (its runs so far are recorded)`);
+    if (result.status === 'aborted') throw new UserError(`suite ${suiteId}: run ${result.runId} was aborted; the suite stops (its runs so far are recorded as runs, the unfinished suite is not kept)`, EXIT.aborted);
     return result;
   };
   const timed = async (workload: string, extra: Partial<RunRequest>): Promise<{ baseRun?: RunRecord }> => {
@@ -226,31 +226,41 @@ export async function runSuite(request: SuiteRequest, runner: SuiteRunner, store
     return { baseRun };
   };
 
-  for (const track of publicTracks) {
-    const scale = SUITE_WORKLOADS.find((w) => w.track === track)!.scale;
-    const { baseRun } = await timed(track, {});
-    workloads.push({ track, scale, target: baseRun!.track.target, flopsPerToken: flopsPerTokenOf(baseRun) });
+  try {
+    return await timeWorkloads();
+  } catch (error) {
+    // Interrupted or failed: no suite row without a report is left behind (its runs stay, as ordinary runs).
+    if (started) store.dropUnfinishedSuite(suiteId);
+    throw error;
   }
-  if (heldoutSeed !== null && variant !== null) {
-    const track = `heldout:${heldoutSeed}`;
-    log(`${track}: ${variant.label}; baseline reference run of ${REFERENCE_STEPS} steps (seed ${REFERENCE_SEED})`);
-    // A target below any loss, so the reference runs its steps; its last validation loss is the variant's target.
-    const reference = await record(track, 'reference', { ...runOptions, recipe: 'baseline', track, seed: REFERENCE_SEED, steps: REFERENCE_STEPS, target: 1e-6 });
-    if (reference.status === 'diverged' || reference.finalValLoss === null) throw new UserError(`suite ${suiteId}: the held-out reference run ${reference.runId} diverged; draw another variant (--heldout-seed)`);
-    const target = Number(reference.finalValLoss.toFixed(4));
-    log(`${track}: target ${target} (the reference's validation loss at step ${reference.steps})`);
-    const { baseRun } = await timed(track, { target, steps: HELDOUT_STEP_BUDGET });
-    workloads.push({
-      track,
-      scale: 'held-out',
-      target,
-      flopsPerToken: flopsPerTokenOf(baseRun),
-      heldout: { ...variant, referenceRunId: reference.runId, referenceSteps: reference.steps },
-    });
+
+  async function timeWorkloads(): Promise<SuiteReport> {
+    for (const track of publicTracks) {
+      const scale = SUITE_WORKLOADS.find((w) => w.track === track)!.scale;
+      const { baseRun } = await timed(track, {});
+      workloads.push({ track, scale, target: baseRun!.track.target, flopsPerToken: flopsPerTokenOf(baseRun) });
+    }
+    if (heldoutSeed !== null && variant !== null) {
+      const track = `heldout:${heldoutSeed}`;
+      log(`${track}: ${variant.label}; baseline reference run of ${REFERENCE_STEPS} steps (seed ${REFERENCE_SEED})`);
+      // A target below any loss, so the reference runs its steps; its last validation loss is the variant's target.
+      const reference = await record(track, 'reference', { ...runOptions, recipe: 'baseline', track, seed: REFERENCE_SEED, steps: REFERENCE_STEPS, target: 1e-6 });
+      if (reference.status === 'diverged' || reference.finalValLoss === null) throw new UserError(`suite ${suiteId}: the held-out reference run ${reference.runId} diverged; draw another variant (--heldout-seed)`);
+      const target = Number(reference.finalValLoss.toFixed(4));
+      log(`${track}: target ${target} (the reference's validation loss at step ${reference.steps})`);
+      const { baseRun } = await timed(track, { target, steps: HELDOUT_STEP_BUDGET });
+      workloads.push({
+        track,
+        scale: 'held-out',
+        target,
+        flopsPerToken: flopsPerTokenOf(baseRun),
+        heldout: { ...variant, referenceRunId: reference.runId, referenceSteps: reference.steps },
+      });
+    }
+    const report: SuiteReport = { suiteId, base: baseSet, createdAt: new Date().toISOString(), backend, hardwareClass, seeds: seedList, workloads, cells, summaries: summariseSuite(workloads, cells, sets, baseSet) };
+    store.finishSuite(suiteId, report);
+    return report;
   }
-  const report: SuiteReport = { suiteId, base: baseSet, createdAt: new Date().toISOString(), backend, hardwareClass, seeds: seedList, workloads, cells, summaries: summariseSuite(workloads, cells, sets, baseSet) };
-  store.finishSuite(suiteId, report);
-  return report;
 }
 
 const seconds = (ms: number | null): string => (ms === null ? 'miss' : `${(ms / 1000).toFixed(1)} s`);
@@ -288,7 +298,7 @@ export const suiteReportSchema = z.object({
   backend: z.string(),
   hardwareClass: z.string(),
   seeds: z.array(z.number().int().nonnegative()),
-  workloads: z.array(z.object({ track: z.string(), scale: z.string(), target: z.number(), flopsPerToken: nullableNumber, heldout: z.object({ label: z.string() }).passthrough().optional() }).passthrough()),
+  workloads: z.array(z.object({ track: z.string(), scale: z.string(), target: z.number(), flopsPerToken: nullableNumber, heldout: z.object({ label: z.string(), referenceRunId: z.string().min(1).max(200), referenceSteps: z.number() }).passthrough().optional() }).passthrough()),
   cells: z.array(z.object({ workload: z.string(), recipes: z.string(), seed: z.number(), runId: z.string(), status: z.string(), timeToTargetMs: nullableNumber, stepsToTarget: nullableNumber })),
   summaries: z.array(
     z.object({
@@ -326,36 +336,76 @@ export function storedSuiteReports(store: ResultsStore): { reports: SuiteReport[
   return { reports, errors };
 }
 
+/** The largest suite report `import` reads: 12 recipe sets x 4 workloads x 10 seeds is 480 cells, about 0.2 MB. */
+export const MAX_SUITE_REPORT_BYTES = 4 * 2 ** 20;
+export const MAX_SUITE_CELLS = 5_000;
+
 /**
- * A suite report file merged into a database whose runs came from their bundles (speedrun import): every run it
- * names must be there with its bundle, on the workload and with the recipes and seed the report says, and the
- * table is computed again from those runs, so a report cannot claim times its runs did not measure.
+ * A suite report file merged into a database whose runs came from their bundles (speedrun import). The file only
+ * names runs: every fact of the suite comes from those runs as the database holds them. Each run must be there
+ * with its bundle, named once, on the workload and with the recipes and seed the report says, and timed by no
+ * other suite; the hardware class and engine are the runs' own (one of each), every workload has runs, its
+ * target and size are its runs', and the table is computed again. So a report cannot claim times, a class or a
+ * workload its runs did not measure, and a copy under a new id cannot count its runs twice.
  */
 export function importSuiteReport(report: SuiteReport, store: ResultsStore): 'added' | 'unchanged' {
+  const refuse = (why: string): never => {
+    throw new UserError(`suite ${report.suiteId}: ${why}`, EXIT.rejected);
+  };
   if (store.suiteReports().some((s) => s.id === report.suiteId)) return 'unchanged';
+  if (report.cells.length > MAX_SUITE_CELLS) refuse(`${report.cells.length} cells (at most ${MAX_SUITE_CELLS})`);
+  const named = [...report.cells.map((c) => c.runId), ...report.workloads.flatMap((w) => (w.heldout ? [w.heldout.referenceRunId] : []))];
+  const repeated = named.find((id, i) => named.indexOf(id) !== i);
+  if (repeated) refuse(`run ${repeated} is named more than once`);
   const runOf = (runId: string, workload: string) => {
     const run = store.run(runId);
-    if (!run?.bundlePath) throw new UserError(`suite ${report.suiteId}: run ${runId} has no imported bundle`, EXIT.rejected);
-    if (run.trackId !== `${workload}@1`) throw new UserError(`suite ${report.suiteId}: run ${runId} is on ${run.trackId}, not on workload ${workload}`, EXIT.rejected);
+    if (!run?.bundlePath) return refuse(`run ${runId} has no imported bundle`);
+    if (run.trackId !== `${workload}@1`) refuse(`run ${runId} is on ${run.trackId}, not on workload ${workload}`);
     return run;
   };
+  const workloadNames = report.workloads.map((w) => w.track);
   const cells = report.cells.map((c): SuiteCell => {
+    if (!workloadNames.includes(c.workload)) refuse(`run ${c.runId} is on ${c.workload}, which is not one of the report's workloads`);
     const run = runOf(c.runId, c.workload);
-    if (run.recipes !== c.recipes || run.seed !== c.seed) throw new UserError(`suite ${report.suiteId}: run ${c.runId} is ${run.recipes} seed ${run.seed}, not ${c.recipes} seed ${c.seed}`, EXIT.rejected);
+    if (run.recipes !== c.recipes || run.seed !== c.seed) refuse(`run ${c.runId} is ${run.recipes} seed ${run.seed}, not ${c.recipes} seed ${c.seed}`);
     return { ...c, status: run.status as SuiteCell['status'], timeToTargetMs: run.timeToTargetMs, stepsToTarget: run.stepsToTarget };
   });
-  const workloads = report.workloads.map((w) => {
-    const timed = cells.find((c) => c.workload === w.track);
-    const target = timed ? store.run(timed.runId)!.target : w.target;
-    if (w.heldout) runOf(w.heldout.referenceRunId, w.track);
-    return { ...w, target };
-  });
+  if (new Set(workloadNames).size !== workloadNames.length) refuse('a workload is listed twice');
   const recipeSets = [...new Set(cells.map((c) => c.recipes))];
-  if (!recipeSets.includes(report.base)) throw new UserError(`suite ${report.suiteId}: no run of its base ${report.base}`, EXIT.rejected);
-  const checked: SuiteReport = { ...report, workloads, cells, summaries: summariseSuite(workloads, cells, recipeSets, report.base) };
-  store.startSuite({ id: report.suiteId, backend: report.backend, hardwareClass: report.hardwareClass, recipeSets: [report.base, ...recipeSets.filter((r) => r !== report.base)], heldout: report.workloads.find((w) => w.heldout)?.heldout ?? null });
-  for (const c of cells) store.addSuiteRun(report.suiteId, c.runId, c.workload, 'timed');
-  for (const w of workloads) if (w.heldout) store.addSuiteRun(report.suiteId, w.heldout.referenceRunId, w.track, 'reference');
-  store.finishSuite(report.suiteId, checked);
+  if (!recipeSets.includes(report.base)) refuse(`no run of its base ${report.base}`);
+  const workloads = report.workloads.map((w): SuiteWorkload => {
+    const baseCells = cells.filter((c) => c.workload === w.track && c.recipes === report.base);
+    if (baseCells.length === 0) return refuse(`workload ${w.track} has no run of its base ${report.base}`);
+    const baseRun = store.run(baseCells[0]!.runId)!;
+    if (w.heldout) runOf(w.heldout.referenceRunId, w.track);
+    const flopsPerToken = baseRun.modelFlopsPerStep !== null && baseRun.steps !== null && baseRun.tokens ? (baseRun.modelFlopsPerStep * baseRun.steps) / baseRun.tokens : null;
+    return { ...w, target: baseRun.target, flopsPerToken };
+  });
+  const timedRuns = [...new Set(cells.map((c) => c.runId))].map((id) => store.run(id)!);
+  const classes = [...new Set(timedRuns.map((r) => r.hardwareClass))];
+  const engines = [...new Set(timedRuns.map((r) => r.backend))];
+  if (classes.length !== 1) refuse(`its runs are on ${classes.length} hardware classes (${classes.join(' / ')}), not one`);
+  if (engines.length !== 1) refuse(`its runs are on ${engines.length} engines (${engines.join(' / ')}), not one`);
+  if (report.hardwareClass !== classes[0]) refuse(`it says hardware class '${report.hardwareClass}', its runs are on '${classes[0]}'`);
+  if (report.backend !== engines[0]) refuse(`it says engine '${report.backend}', its runs ran on '${engines[0]}'`);
+  const elsewhere = store.suitesTiming(named, report.suiteId);
+  if (elsewhere.length > 0) refuse(`its runs are already timed by suite ${elsewhere.join(', ')}: a run counts in one suite`);
+  const checked: SuiteReport = {
+    ...report,
+    hardwareClass: classes[0]!,
+    backend: engines[0]!,
+    seeds: [...new Set(cells.map((c) => c.seed))].sort((a, b) => a - b),
+    workloads,
+    cells,
+    summaries: summariseSuite(workloads, cells, recipeSets, report.base),
+  };
+  // A row left by a suite whose process was killed is replaced; the rest is one transaction.
+  store.atomically(() => {
+    store.dropUnfinishedSuite(report.suiteId);
+    store.startSuite({ id: report.suiteId, backend: checked.backend, hardwareClass: checked.hardwareClass, recipeSets: [report.base, ...recipeSets.filter((r) => r !== report.base)], heldout: report.workloads.find((w) => w.heldout)?.heldout ?? null });
+    for (const c of cells) store.addSuiteRun(report.suiteId, c.runId, c.workload, 'timed');
+    for (const w of workloads) if (w.heldout) store.addSuiteRun(report.suiteId, w.heldout.referenceRunId, w.track, 'reference');
+    store.finishSuite(report.suiteId, checked);
+  });
   return 'added';
 }

@@ -169,6 +169,10 @@ function computeProblems(run: RunBundle['run']): string[] {
   if (!close(c.flopsToTarget, expected.flopsToTarget)) problems.push(`compute: FLOPs to target ${c.flopsToTarget} is not model FLOPs a step × steps to target (${expected.flopsToTarget})`);
   if (!close(c.mfu, expected.mfu)) problems.push(`compute: MFU ${c.mfu} does not follow from the model FLOPs, steps, train time and peak (${expected.mfu})`);
   if (!close(c.costToTarget, expected.costToTarget)) problems.push(`compute: cost to target ${c.costToTarget} is not time to target × price (${expected.costToTarget})`);
+  // An engine cannot run the model's products faster than its own peak: MFU above 1 means a forged (or wrong) peak.
+  if (c.mfu !== null && c.mfu > 1) problems.push(`compute: MFU ${(100 * c.mfu).toFixed(1)} % is above 100 % of the peak (${c.peak?.flopsPerSec} FLOP/s): the peak cannot be this engine's`);
+  if (c.peak && !(c.peak.flopsPerSec > 0)) problems.push(`compute: peak ${c.peak.flopsPerSec} FLOP/s is not positive`);
+  if (c.executedFlopsPerStep !== null && !(c.executedFlopsPerStep > 0)) problems.push(`compute: executed FLOPs a step ${c.executedFlopsPerStep} is not positive`);
   return problems;
 }
 

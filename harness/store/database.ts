@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { UserError } from '../errors.ts';
+import { EXIT, UserError } from '../errors.ts';
 import { hardwareClassOf, type HardwareFingerprint } from '../hardware.ts';
 import type { ComputeFigures, EvalPoint, RunRecord } from '../records.ts';
 import type { RunBundle } from './bundle.ts';
@@ -379,7 +379,7 @@ export class ResultsStore {
       return 'unchanged';
     }
     if (existing && existing.bundle_checksum !== null) {
-      throw new UserError(`run ${bundle.run.runId} is already in the database with a different bundle (${existing.bundle_checksum})`);
+      throw new UserError(`run ${bundle.run.runId} is already in the database with a different bundle (${existing.bundle_checksum})`, EXIT.rejected);
     }
     this.finishRun(compute ? ({ ...bundle.run, compute } as RunRecord) : bundle.run, { path: path.resolve(bundlePath), checksum: bundle.checksum });
     return existing ? 'replaced' : 'added';
@@ -453,6 +453,30 @@ export class ResultsStore {
       for (const runId of record.runIds) link.run(recordId, runId);
       return Number(recordId);
     }).immediate();
+  }
+
+  /** Runs `write` as one transaction: every row it writes lands, or none does (nested calls become savepoints). */
+  atomically<T>(write: () => T): T {
+    return this.db.transaction(write).immediate();
+  }
+
+  /** The suites (other than `exceptSuite`) that already time any of these runs. */
+  suitesTiming(runIds: string[], exceptSuite: string): string[] {
+    const query = this.db.prepare("SELECT DISTINCT suite_id FROM suite_runs WHERE run_id = ? AND role = 'timed' AND suite_id != ?");
+    return [...new Set(runIds.flatMap((id) => (query.all(id, exceptSuite) as { suite_id: string }[]).map((r) => r.suite_id)))];
+  }
+
+  /**
+   * Removes a suite row that never got its report (its process was killed) and its links, so the suite can be
+   * imported or run again under its id. A finished suite is never removed.
+   */
+  dropUnfinishedSuite(suiteId: string): void {
+    this.atomically(() => {
+      const row = this.db.prepare('SELECT report FROM suites WHERE id = ?').get(suiteId) as { report: string | null } | undefined;
+      if (!row || row.report !== null) return;
+      this.db.prepare('DELETE FROM suite_runs WHERE suite_id = ?').run(suiteId);
+      this.db.prepare('DELETE FROM suites WHERE id = ?').run(suiteId);
+    });
   }
 
   close(): void {
