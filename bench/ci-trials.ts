@@ -57,9 +57,9 @@ async function measure(): Promise<{ trials: Trial[]; file: string; meta: Record<
   for (let i = 0; i < Number(values.pairs); i++) {
     const seed = Number(values['first-seed']) + i;
     const at = (name: string) => path.join(outDir, `seed-${seed}`, name);
-    const a1 = runOnce(PROJECT_ROOT, request, seed, at('a1'));
-    const a2 = runOnce(PROJECT_ROOT, request, seed, at('a2'));
-    const b = runOnce(PROJECT_ROOT, request, seed, at('b'), { [TEST_SLOWDOWN_ENV]: values.slowdown! });
+    const a1 = await runOnce(PROJECT_ROOT, request, seed, at('a1'));
+    const a2 = await runOnce(PROJECT_ROOT, request, seed, at('a2'));
+    const b = await runOnce(PROJECT_ROOT, request, seed, at('b'), { [TEST_SLOWDOWN_ENV]: values.slowdown! });
     trials.push({ seed, a1, a2, b });
     fs.writeFileSync(file, `${JSON.stringify({ meta, trials }, null, 2)}\n`);
     process.stderr.write(`seed ${seed}: A ${(a1.timeToTargetMs! / 1000).toFixed(2)} s, A ${(a2.timeToTargetMs! / 1000).toFixed(2)} s, B ${(b.timeToTargetMs! / 1000).toFixed(2)} s\n`);

@@ -11,7 +11,7 @@ import { pack } from '../harness/pack.ts';
 const LIMIT_MIB = 60;
 const [out = path.join(os.tmpdir(), 'speedrun-kit.tar.xz')] = process.argv.slice(2);
 const start = performance.now();
-const dir = pack({ out: path.join(os.tmpdir(), `speedrun-kit-dir-${process.pid}`), compress: false });
+const dir = await pack({ out: path.join(os.tmpdir(), `speedrun-kit-dir-${process.pid}`), compress: false });
 const parts = new Map<string, number>();
 for (const entry of fs.readdirSync(dir.directory, { recursive: true, withFileTypes: true })) {
   if (!entry.isFile()) continue;
@@ -20,7 +20,7 @@ for (const entry of fs.readdirSync(dir.directory, { recursive: true, withFileTyp
   parts.set(key, (parts.get(key) ?? 0) + fs.statSync(path.join(entry.parentPath, entry.name)).size);
 }
 fs.rmSync(dir.directory, { recursive: true, force: true });
-const archive = pack({ out, compress: true });
+const archive = await pack({ out, compress: true });
 const mib = archive.bytes / 2 ** 20;
 process.stdout.write(`kit ${out}: ${mib.toFixed(1)} MiB compressed (limit ${LIMIT_MIB} MiB: ${mib <= LIMIT_MIB ? 'met' : 'NOT met'}), ${(dir.bytes / 2 ** 20).toFixed(0)} MiB unpacked, ${archive.contents.packages} packages, node ${archive.contents.node}, glibc >= ${archive.contents.glibc}; ${((performance.now() - start) / 1000).toFixed(0)} s\n`);
 process.stdout.write('largest parts (unpacked):\n');

@@ -10,6 +10,7 @@
  * plot of the paired ratios, and github-action-benchmark's "customSmallerIsBetter" JSON.
  */
 import { spawnSync } from 'node:child_process';
+import { onInterrupt, runChild } from './interrupt.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { nativeBuilt } from './backends/nativeBlas.ts';
@@ -155,9 +156,10 @@ function git(args: string[], cwd = PROJECT_ROOT): { ok: boolean; out: string } {
 }
 
 /** Runs one `speedrun run` of a checkout in its own process and reads back its run.json and step times. */
-export function runOnce(root: string, request: CiRequest, seed: number, outDir: string, env: Record<string, string> = {}): MeasuredRun {
+export async function runOnce(root: string, request: CiRequest, seed: number, outDir: string, env: Record<string, string> = {}): Promise<MeasuredRun> {
   const args = [path.join(root, 'bin', 'speedrun.js'), 'run', '--recipe', request.recipe, '--track', request.track, '--backend', request.backend, '--seed', String(seed), '--quiet', '--out', outDir, ...request.runArgs];
-  const child = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: { ...process.env, ...env, SPEEDRUN_DB: path.join(outDir, 'speedrun.db') }, maxBuffer: 64 * 2 ** 20 });
+  // Its own process group, asynchronously: a signal to ci stops the run at once (harness/interrupt.ts).
+  const child = await runChild(process.execPath, args, { cwd: root, env: { ...process.env, ...env, SPEEDRUN_DB: path.join(outDir, 'speedrun.db') } });
   const runsDir = path.join(outDir, 'runs');
   const produced = fs.existsSync(runsDir) ? fs.readdirSync(runsDir).map((d) => path.join(runsDir, d)).filter((d) => fs.existsSync(path.join(d, 'run.json'))) : [];
   if (produced.length !== 1) {
@@ -270,7 +272,7 @@ function report(request: CiRequest & { backend: string }, decision: SequentialOp
   return { verdict: outcome.verdict, metric: request.metric, recipe: request.recipe, track: request.track, backend: request.backend, baseline, decision, runs, metrics, look: outcome.look, comparison: outcome.comparison, power, reason: outcome.reason };
 }
 
-export function runCi(ciRequest: CiRequest): CiReport {
+export async function runCi(ciRequest: CiRequest): Promise<CiReport> {
   let request = { ...ciRequest, backend: concreteBackend(ciRequest.backend) };
   const log = request.log ?? (() => {});
   if (!Number.isInteger(request.runs) || request.runs < 2) throw new UserError(`--runs must be an integer of at least 2 (3 against a git ref), got ${request.runs}`);
@@ -305,7 +307,7 @@ export function runCi(ciRequest: CiRequest): CiReport {
     for (let i = 0; i < request.runs; i++) {
       const seed = request.firstSeed + i;
       log(`candidate seed ${seed}…`);
-      runs.push({ seed, candidate: runOnce(PROJECT_ROOT, request, seed, path.join(request.outDir, 'candidate', `seed-${seed}`), request.candidateEnv) });
+      runs.push({ seed, candidate: await runOnce(PROJECT_ROOT, request, seed, path.join(request.outDir, 'candidate', `seed-${seed}`), request.candidateEnv) });
     }
     const baselines = baselineRuns.map((b) => b.run);
     const outcome = decideUnpaired(baselines, runs.map((r) => r.candidate), request.metric, decision);
@@ -320,6 +322,9 @@ export function runCi(ciRequest: CiRequest): CiReport {
   const added = git(['worktree', 'add', '--detach', '--force', worktree, commit]);
   if (!added.ok) throw new UserError(`ci: could not check out ${request.baseline} (${added.out.split('\n').at(-1)})`);
   let outcome: PairsOutcome = { verdict: 'continue', look: null, reason: '' };
+  // On every exit path, a signal included: no worktree stays registered to block the next ci with this --out.
+  const removeWorktree = () => git(['worktree', 'remove', '--force', worktree]);
+  const forget = onInterrupt(removeWorktree);
   try {
     // The baseline uses this checkout's installed packages and built native addon.
     fs.symlinkSync(path.join(PROJECT_ROOT, 'node_modules'), path.join(worktree, 'node_modules'), 'dir');
@@ -340,15 +345,16 @@ export function runCi(ciRequest: CiRequest): CiReport {
     for (let i = 0; outcome.verdict === 'continue' && i < request.maxRuns; i++) {
       const seed = request.firstSeed + i;
       log(`seed ${seed}: baseline (${request.baseline})…`);
-      const baseline = runOnce(worktree, request, seed, path.join(request.outDir, 'baseline', `seed-${seed}`));
+      const baseline = await runOnce(worktree, request, seed, path.join(request.outDir, 'baseline', `seed-${seed}`));
       log(`seed ${seed}: candidate…`);
-      const candidate = runOnce(PROJECT_ROOT, request, seed, path.join(request.outDir, 'candidate', `seed-${seed}`), request.candidateEnv);
+      const candidate = await runOnce(PROJECT_ROOT, request, seed, path.join(request.outDir, 'candidate', `seed-${seed}`), request.candidateEnv);
       runs.push({ seed, baseline, candidate });
       outcome = decidePairs(runs, request.metric, decision);
       if (outcome.look) log(`${runs.length} pairs: ${outcome.look.reason}`);
     }
   } finally {
-    git(['worktree', 'remove', '--force', worktree]);
+    forget();
+    removeWorktree();
   }
   const verdict = outcome.verdict === 'continue' ? 'inconclusive' : outcome.verdict; // only if the loop could not look
   return report(request, decision, runs, runs.map((r) => r.baseline!), true, { ...outcome, verdict, comparison: null }, { kind: 'git', ref: request.baseline, commit });
@@ -460,12 +466,13 @@ export interface CiSuiteReport {
  * any inconclusive one makes the suite inconclusive. Each check spends alpha / W, so the suite's false-alarm rate
  * stays at most alpha (a single workload's beta and power are unchanged).
  */
-export function runCiSuite(request: Omit<CiRequest, 'track'>, tracks: readonly string[]): CiSuiteReport {
+export async function runCiSuite(request: Omit<CiRequest, 'track'>, tracks: readonly string[]): Promise<CiSuiteReport> {
   const alphaPerWorkload = request.decision.alpha / tracks.length;
-  const reports = tracks.map((track) => {
+  const reports: CiReport[] = [];
+  for (const track of tracks) {
     request.log?.(`suite workload ${track} (alpha ${alphaPerWorkload.toPrecision(3)})`);
-    return runCi({ ...request, track, decision: { ...request.decision, alpha: alphaPerWorkload }, outDir: `${request.outDir}/${track.replace(/[^a-zA-Z0-9-]+/g, '_')}` });
-  });
+    reports.push(await runCi({ ...request, track, decision: { ...request.decision, alpha: alphaPerWorkload }, outDir: `${request.outDir}/${track.replace(/[^a-zA-Z0-9-]+/g, '_')}` }));
+  }
   return { verdict: combineVerdicts(reports.map((r) => r.verdict)), alphaPerWorkload, reports };
 }
 

@@ -3,7 +3,7 @@
  * UserError -> one line on stderr and exit 2; any other error is a bug and keeps its stack trace.
  */
 import { calibrate } from './calibrate.ts';
-import { formatFlops } from './units.ts';
+import { formatFlops, MAX_SEEDS } from './units.ts';
 import yargs from 'yargs';
 import { AUTO_ORDER, BACKEND_NAMES, describeBackends, type BackendRequest } from './backends/index.ts';
 import { MODEL_PRESETS } from './config.ts';
@@ -14,6 +14,7 @@ import { defaultResultsDir, executeRun, resolveRun, type RunRecord, type RunRequ
 import { formatSeedsSummary, formatSummary, progressObserver } from './progress.ts';
 import { CI_METRICS, ciBenchmarkJson, ciMarkdown, DEFAULT_CI_MAX_RUNS, DEFAULT_CI_METRIC, DEFAULT_CI_RUNS, pairedChangesSpec, runCi, runCiSuite } from './ci.ts';
 import { DEFAULT_SEQUENTIAL } from './regression.ts';
+import { interruptible } from './interrupt.ts';
 import { importResults } from './importResults.ts';
 import { currentRecordWithTimes, submitRuns } from './submitRecord.ts';
 import { verifyFiles } from './verifyBundles.ts';
@@ -84,7 +85,7 @@ async function runOne(request: RunRequest, quiet: boolean, store: ResultsStore):
 
 /** One run, or `--seeds N` runs (seed, seed+1, ...) followed by their statistics. */
 async function runCommand(request: RunRequest, seeds: number, quiet: boolean, dbFlag: string | undefined): Promise<number> {
-  if (!Number.isInteger(seeds) || seeds < 1) throw new UserError(`--seeds must be a positive integer, got ${seeds}`);
+  if (!Number.isInteger(seeds) || seeds < 1 || seeds > MAX_SEEDS) throw new UserError(`--seeds must be an integer from 1 to ${MAX_SEEDS}, got ${seeds}`);
   return withStore(dbFlag, request.outDir, async (store) => {
     const records: RunRecord[] = [];
     for (let i = 0; i < seeds; i++) {
@@ -185,11 +186,28 @@ function listCommand(): number {
   return EXIT.success;
 }
 
+/** The one rule for a flag given twice, whatever its type and command: refused, naming both values. */
+const givenTwice = (flag: string, values: unknown[]): UserError =>
+  new UserError(`--${flag} was given ${values.length} times (${values.map((v) => JSON.stringify(v)).join(', ')}); give it once`);
+
+/**
+ * Applies the rule to every option that is not a list (lists, like matrix's --recipe, are repeated on purpose).
+ * A yargs middleware, so no command can forget it.
+ */
+function refuseRepeatedFlags(argv: Record<string, unknown>, options: { array: string[]; alias: Record<string, string[]> }): void {
+  const isList = (key: string) => options.array.includes(key) || (options.alias[key] ?? []).some((a) => options.array.includes(a)) || Object.entries(options.alias).some(([k, aliases]) => aliases.includes(key) && options.array.includes(k));
+  for (const [key, value] of Object.entries(argv)) {
+    if (key === '_' || key === '$0' || key.length === 1 || !Array.isArray(value) || isList(key)) continue;
+    throw givenTwice(key, value);
+  }
+}
+
 /** A numeric flag that names what was typed when it is not a number: "--steps must be a number, got abc". */
 const numberFlag =
   (flag: string) =>
   (raw: unknown): number => {
-    const value = Array.isArray(raw) ? raw.at(-1) : raw;
+    if (Array.isArray(raw)) throw givenTwice(flag, raw);
+    const value = raw;
     const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
     if (!Number.isFinite(n)) throw new UserError(`--${flag} must be a number, got ${JSON.stringify(value) ?? 'nothing'}`);
     return n;
@@ -197,7 +215,7 @@ const numberFlag =
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode: number = EXIT.success;
-  const parser = yargs(argv)
+  const parser: ReturnType<typeof yargs> = yargs(argv)
     .scriptName('speedrun')
     .usage('$0 [run] --recipe <a,b,...> [options]\n\nTime how long a recipe takes to train a GPT to a track\'s target validation loss.')
     .command(
@@ -347,7 +365,7 @@ export async function main(argv: string[]): Promise<number> {
             log: (line: string) => process.stderr.write(`ci: ${line}\n`),
           };
           if (args.suite) {
-            const suite = runCiSuite(request, SUITE_WORKLOADS.map((w) => w.track));
+            const suite = await interruptible(() => runCiSuite(request, SUITE_WORKLOADS.map((w) => w.track)));
             const markdown = [`# speedrun ci --suite: ${suite.verdict}`, '', `${suite.reports.length} workloads, alpha ${suite.alphaPerWorkload.toPrecision(3)} each (Bonferroni).`, '', ...suite.reports.map((r) => ciMarkdown(r))].join('\n');
             process.stdout.write(markdown);
             if (args.markdown) fs.writeFileSync(args.markdown, markdown);
@@ -357,7 +375,7 @@ export async function main(argv: string[]): Promise<number> {
             exitCode = suite.verdict === 'regression' ? CI_EXIT.regression : suite.verdict === 'inconclusive' ? CI_EXIT.inconclusive : CI_EXIT.noRegression;
             return;
           }
-          const report = runCi({ ...request, track: args.track });
+          const report = await interruptible(() => runCi({ ...request, track: args.track }));
           const plotSpec = pairedChangesSpec(report);
           const plotFile = plotSpec ? path.join(outDir, 'paired-changes.svg') : undefined;
           if (plotSpec && plotFile) fs.writeFileSync(plotFile, await (await import('./leaderboard/charts.ts')).renderSvg(plotSpec));
@@ -370,7 +388,7 @@ export async function main(argv: string[]): Promise<number> {
           exitCode = report.verdict === 'regression' ? CI_EXIT.regression : report.verdict === 'inconclusive' ? CI_EXIT.inconclusive : CI_EXIT.noRegression;
         } catch (error) {
           // ci's contract: 2 for every error, bugs included (1 means "regression" to a CI system).
-          process.stderr.write(`speedrun ci: ${error instanceof UserError ? error.message : (error as Error).stack}\n`);
+          process.stderr.write(`speedrun ci: ${error instanceof UserError ? error.message.replace(/^ci: /, '') : (error as Error).stack}\n`);
           exitCode = CI_EXIT.error;
         }
       },
@@ -475,7 +493,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('compress', { type: 'boolean', default: true, describe: 'xz-compressed tar (--no-compress: the kit as a directory)' }),
       async (args) => {
         const { pack } = await import('./pack.ts');
-        const result = pack({ out: args.out, compress: args.compress, log: (line) => process.stderr.write(`speedrun: ${line}\n`) });
+        const result = await interruptible(() => pack({ out: args.out, compress: args.compress, log: (line) => process.stderr.write(`speedrun: ${line}\n`) }));
         const where = result.archive ?? result.directory;
         const start = result.archive ? `tar xf ${path.basename(where)} && ./speedrun-kit/speedrun` : `${where}/speedrun`;
         process.stdout.write(`wrote ${where} (${(result.bytes / 2 ** 20).toFixed(1)} MiB); on the target: ${start} --recipe baseline\n`);
@@ -493,7 +511,7 @@ export async function main(argv: string[]): Promise<number> {
           .option('out', { type: 'string' }),
       async (args) => {
         await withStore(args.db, args.out, async (store) => {
-          const c = await calibrate({ backend: args.backend as BackendRequest, threads: args.threads }, store);
+          const c = await interruptible(() => calibrate({ backend: args.backend as BackendRequest, threads: args.threads }, store));
           const before = c.previous ? ` (was ${formatFlops(c.previous.flopsPerSec, 'FLOP/s')})` : '';
           process.stdout.write(`peak of ${c.backend} on ${c.hardwareClass}: ${formatFlops(c.peak.flopsPerSec, 'FLOP/s')} (${c.peak.method})${before}; stored for later runs\n`);
           exitCode = EXIT.success;
@@ -590,6 +608,7 @@ export async function main(argv: string[]): Promise<number> {
         )
         .demandCommand(1, 'choose a data command: prepare'),
     )
+    .middleware((args): void => refuseRepeatedFlags(args, (parser as unknown as { getOptions(): { array: string[]; alias: Record<string, string[]> } }).getOptions()), true)
     .strict()
     .help()
     .epilogue('Exit codes: 0 target reached, 1 a bug, 2 bad input, 3 target not reached within the budget, 4 diverged, 5 refused (a record, or a bundle that is malformed or does not verify), 130 interrupted (Ctrl-C, SIGTERM, SIGHUP); `ci`: 0 no regression, 1 regression, 2 error, 3 inconclusive.')

@@ -8,6 +8,8 @@
  */
 import { stringify } from 'yaml';
 import { UserError } from './errors.ts';
+import { MAX_SEEDS } from './units.ts';
+
 
 export interface MatrixSpec {
   recipes: string[]; // recipe sets, each "a,b,c"
@@ -29,7 +31,7 @@ export interface MatrixJob {
 /** Tracks, then recipes, then seeds: consecutive indices are the seeds of one configuration. */
 export function expandMatrix(spec: MatrixSpec): MatrixJob[] {
   if (spec.recipes.length === 0 || spec.tracks.length === 0) throw new UserError('matrix: needs at least one --recipe and one --track');
-  if (!Number.isInteger(spec.seeds) || spec.seeds < 1) throw new UserError(`matrix: --seeds must be a positive integer, got ${spec.seeds}`);
+  if (!Number.isInteger(spec.seeds) || spec.seeds < 1 || spec.seeds > MAX_SEEDS) throw new UserError(`matrix: --seeds must be an integer from 1 to ${MAX_SEEDS}, got ${spec.seeds}`);
   if (!Number.isInteger(spec.firstSeed) || spec.firstSeed < 0) throw new UserError(`matrix: --first-seed must be a non-negative integer, got ${spec.firstSeed}`);
   const jobs: MatrixJob[] = [];
   for (const track of spec.tracks) {
@@ -79,18 +81,43 @@ export interface ClusterOptions {
   kit?: string;
 }
 
+const shellQuote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
 /** The command that starts speedrun in a job: the kit's launcher, or npx in the project directory. */
 const launcher = (options: ClusterOptions): string[] => (options.kit ? [`${options.kit.replace(/\/+$/, '')}/speedrun`] : ['npx', 'speedrun']);
 
+/**
+ * Every value a generated job file embeds is checked here first. Control characters are refused everywhere: a
+ * newline would end a `#SBATCH` line or a comment and start a command of its own. The job name must be a
+ * Kubernetes name (DNS-1123 label), which Slurm also accepts verbatim.
+ */
+function checkInputs(spec: MatrixSpec, options: ClusterOptions): void {
+  const values: [string, string][] = [
+    ['--name', options.name],
+    ['--image', options.image],
+    ['--workdir', options.workdir],
+    ['--results', options.results],
+    ['--backend', spec.backend],
+    ...spec.recipes.map((r): [string, string] => ['--recipe', r]),
+    ...spec.tracks.map((t): [string, string] => ['--track', t]),
+    ...spec.runArgs.map((a): [string, string] => ['--run-args', a]),
+  ];
+  for (const [flag, value] of values) {
+    if (/[\u0000-\u001f\u007f]/.test(value)) throw new UserError(`matrix: ${flag} holds a control character (a newline would break out of the generated file): ${JSON.stringify(value)}`);
+  }
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(options.name)) throw new UserError(`matrix: --name must be lowercase letters, digits and '-' (at most 63, a Kubernetes name), got ${JSON.stringify(options.name)}`);
+}
+
 /** Scheduler numbers must be what the scheduler accepts: a job array throttle of 0 or a CPU count of NaN is not. */
-function checkCluster(options: ClusterOptions): void {
+function checkCluster(spec: MatrixSpec, options: ClusterOptions): void {
+  checkInputs(spec, options);
   if (!Number.isInteger(options.parallelism) || options.parallelism < 1) throw new UserError(`matrix: --parallelism must be a positive integer, got ${options.parallelism}`);
   if (!Number.isFinite(options.cpus) || options.cpus <= 0) throw new UserError(`matrix: --cpus must be a positive number, got ${options.cpus}`);
   if (options.kit !== undefined && !/^\/[\w@%+=:,./-]*$/.test(options.kit)) throw new UserError(`matrix: --kit must be an absolute path on the cluster (letters, digits and ._-/), got ${JSON.stringify(options.kit)}`);
 }
 
 export function kubernetesJob(spec: MatrixSpec, options: ClusterOptions): string {
-  checkCluster(options);
+  checkCluster(spec, options);
   const jobs = expandMatrix(spec);
   const manifest = {
     apiVersion: 'batch/v1',
@@ -122,14 +149,12 @@ export function kubernetesJob(spec: MatrixSpec, options: ClusterOptions): string
       },
     },
   };
-  const header = `# ${jobs.length} speedrun jobs (${spec.tracks.length} track(s) x ${spec.recipes.length} recipe set(s) x ${spec.seeds} seed(s)).\n# Afterwards: speedrun import ${options.results}/bundles\n`;
+  const header = `# ${jobs.length} speedrun jobs (${spec.tracks.length} track(s) x ${spec.recipes.length} recipe set(s) x ${spec.seeds} seed(s)).\n# Afterwards: speedrun import ${shellQuote(`${options.results}/bundles`)}\n`;
   return header + stringify(manifest);
 }
 
-const shellQuote = (s: string): string => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-
 export function slurmScript(spec: MatrixSpec, options: ClusterOptions): string {
-  checkCluster(options);
+  checkCluster(spec, options);
   const jobs = expandMatrix(spec);
   const command = [...launcher(options), ...matrixRunArgs(spec, 'INDEX')].map((a) => (a === 'INDEX' ? '"$SLURM_ARRAY_TASK_ID"' : shellQuote(a)));
   return [
@@ -140,7 +165,7 @@ export function slurmScript(spec: MatrixSpec, options: ClusterOptions): string {
     `#SBATCH --cpus-per-task=${options.cpus}`,
     `#SBATCH --output=${options.name}-%A_%a.log`,
     `# ${jobs.length} speedrun jobs (${spec.tracks.length} track(s) x ${spec.recipes.length} recipe set(s) x ${spec.seeds} seed(s)).`,
-    `# Afterwards: speedrun import ${options.results}/bundles`,
+    `# Afterwards: speedrun import ${shellQuote(`${options.results}/bundles`)}`,
     'set -euo pipefail',
     `cd ${shellQuote(options.workdir)}`,
     `export SPEEDRUN_RESULTS=${shellQuote(options.results)}`,

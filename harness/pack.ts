@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PROJECT_ROOT } from './environment.ts';
 import { UserError } from './errors.ts';
+import { onInterrupt, runChild } from './interrupt.ts';
 import { ADDON_PATH, KERNELS_ADDON_PATH } from './backends/nativeBlas.ts';
 
 /** The project's own files a kit carries (beside dist/): sources for the code hash and bundles, templates. */
@@ -124,10 +125,20 @@ export function glibcFloor(binaries: string[]): string {
 }
 
 /** The launcher: refuses clearly on another architecture or an older (or no) glibc, then runs the kit's node. */
+/**
+ * Written into the kit last, and packed as the archive's last member: a kit cut short (a truncated download or
+ * copy) lacks it, and the launcher says so instead of running a truncated binary.
+ */
+export const KIT_MARKER = '.kit-complete';
+
 export function launcherScript(glibc: string): string {
   return `#!/bin/sh
 # speedrun kit launcher (made by \`speedrun pack\`): the kit's own Node.js runs speedrun; nothing is installed.
 here=$(cd "$(dirname "$0")" && pwd)
+if [ ! -f "$here/${KIT_MARKER}" ]; then
+  echo "speedrun kit: this kit is incomplete ($here/${KIT_MARKER} is missing: the archive was cut short); copy the whole archive and extract it again" >&2
+  exit 2
+fi
 arch=$(uname -m)
 if [ "$arch" != x86_64 ]; then
   echo "speedrun kit: built for x86_64 Linux; this machine is $arch (pack a kit on a machine like this one)" >&2
@@ -166,12 +177,12 @@ export const KIT_MARCH = 'x86-64-v3';
  * The native addons for a kit: built from native/ in a scratch copy for KIT_MARCH; where that build fails (no
  * compiler), the host's own builds, with a warning, since they may use instructions the kit's machine lacks.
  */
-function portableAddons(staging: string, log: (line: string) => void): string[] {
+async function portableAddons(staging: string, log: (line: string) => void): Promise<string[]> {
   const hostBuilt = [ADDON_PATH, KERNELS_ADDON_PATH].filter((file) => fs.existsSync(file));
   if (hostBuilt.length === 0) return [];
   const source = path.join(staging, 'native-build');
   fs.cpSync(path.join(PROJECT_ROOT, 'native'), source, { recursive: true, filter: (from) => path.basename(from) !== 'build' });
-  const built = spawnSync(process.execPath, [path.join(source, 'build.mjs')], { cwd: source, encoding: 'utf8', env: { ...process.env, SPEEDRUN_MARCH: KIT_MARCH } });
+  const built = await runChild(process.execPath, [path.join(source, 'build.mjs')], { cwd: source, env: { ...process.env, SPEEDRUN_MARCH: KIT_MARCH } });
   const release = path.join(source, 'build', 'Release');
   const portable = [path.basename(ADDON_PATH), path.basename(KERNELS_ADDON_PATH)].map((name) => path.join(release, name)).filter((file) => fs.existsSync(file));
   if (built.status === 0 && portable.length >= hostBuilt.length) return portable;
@@ -179,13 +190,24 @@ function portableAddons(staging: string, log: (line: string) => void): string[] 
   return hostBuilt;
 }
 
-export function pack(options: { out: string; compress: boolean; log?: (line: string) => void }): PackResult {
+/**
+ * Builds the kit in a staging folder and writes the archive under a temporary name, renamed last: an interrupted
+ * or failed pack leaves neither the staging folder nor a partial archive at the final path (harness/interrupt.ts).
+ */
+export async function pack(options: { out: string; compress: boolean; log?: (line: string) => void }): Promise<PackResult> {
   const log = options.log ?? (() => {});
   const stamp = path.join(PROJECT_ROOT, 'dist', '.source-hash');
   if (!fs.existsSync(stamp)) throw new UserError('speedrun pack: dist/ is missing; run `npm run build` (or npm ci) first');
   const staging = fs.mkdtempSync(path.join(os.tmpdir(), 'speedrun-pack-'));
   const kit = path.join(staging, 'speedrun-kit');
   const app = path.join(kit, 'app');
+  const out = path.resolve(options.out);
+  const partial = `${out}.partial-${process.pid}`;
+  const cleanup = () => {
+    fs.rmSync(staging, { recursive: true, force: true });
+    fs.rmSync(partial, { recursive: true, force: true });
+  };
+  const forget = onInterrupt(cleanup);
   try {
     fs.mkdirSync(path.join(kit, 'lib'), { recursive: true });
     fs.copyFileSync(process.execPath, path.join(kit, 'node'));
@@ -199,7 +221,7 @@ export function pack(options: { out: string; compress: boolean; log?: (line: str
     const native: string[] = [];
     // Both builds of the native addon where they exist (OpenBLAS's, with the libraries it links, and the
     // kernels-only one), compiled again for x86-64-v3: the host's are -march=native, and a kit runs elsewhere.
-    for (const addon of portableAddons(staging, log)) {
+    for (const addon of await portableAddons(staging, log)) {
       fs.mkdirSync(path.join(app, 'native', 'build', 'Release'), { recursive: true });
       fs.copyFileSync(addon, path.join(app, 'native', 'build', 'Release', path.basename(addon)));
       native.push(`native backend addon ${path.basename(addon)}`);
@@ -221,18 +243,24 @@ export function pack(options: { out: string; compress: boolean; log?: (line: str
     const glibc = glibcFloor(required);
     fs.writeFileSync(path.join(kit, 'speedrun'), launcherScript(glibc), { mode: 0o755 });
     log(`packed node ${process.version}, ${packages.size} packages, ${native.join(', ')}; needs glibc ${glibc}`);
-    const out = path.resolve(options.out);
+    const members = fs.readdirSync(kit, { recursive: true, encoding: 'utf8' }).sort().map((f) => path.join('speedrun-kit', f));
+    fs.writeFileSync(path.join(kit, KIT_MARKER), `speedrun kit, node ${process.version}, ${members.length} files\n`);
     if (!options.compress) {
       fs.rmSync(out, { recursive: true, force: true });
       fs.renameSync(kit, out);
       return { archive: null, directory: out, bytes: directoryBytes(out), contents: { node: process.version, packages: packages.size, native, glibc } };
     }
     fs.mkdirSync(path.dirname(out), { recursive: true });
-    const tar = spawnSync('tar', ['-C', staging, '-cJf', out, 'speedrun-kit'], { encoding: 'utf8', env: { ...process.env, XZ_OPT: '-6 -T0' } });
+    // The members in a fixed order with the marker last, so that any truncation takes the marker first.
+    const list = path.join(staging, 'members.txt');
+    fs.writeFileSync(list, `${['speedrun-kit', ...members, path.join('speedrun-kit', KIT_MARKER)].join('\n')}\n`);
+    const tar = await runChild('tar', ['-C', staging, '--no-recursion', '-T', list, '-cJf', partial], { env: { ...process.env, XZ_OPT: '-6 -T0' } });
     if (tar.status !== 0) throw new UserError(`speedrun pack: tar failed: ${tar.stderr.trim().split('\n')[0] ?? tar.error?.message}`);
+    fs.renameSync(partial, out);
     return { archive: out, directory: kit, bytes: fs.statSync(out).size, contents: { node: process.version, packages: packages.size, native, glibc } };
   } finally {
-    fs.rmSync(staging, { recursive: true, force: true });
+    forget();
+    cleanup();
   }
 }
 

@@ -148,8 +148,13 @@ export function formatRetime(record: RetimeSide, current: RetimeSide | undefined
   } else {
     lines.push('  this class has no record on this track yet: these runs can set its first one');
   }
-  const ids = mine.map((r) => r.runId).join(' ');
-  lines.push(`next: speedrun submit ${ids} -m "${record.recipes}, re-timed from ${record.label}"`);
+  const aborted = mine.filter((r) => r.status === 'aborted');
+  if (aborted.length > 0 || mine.length === 0) {
+    // A submission of an interrupted set is refused (enough-runs), so none is suggested.
+    lines.push(`next: nothing to submit (${aborted.length > 0 ? `run ${aborted.map((r) => r.runId).join(', ')} was aborted` : 'no run finished'}); run retime again to re-time the record`);
+  } else {
+    lines.push(`next: speedrun submit ${mine.map((r) => r.runId).join(' ')} -m "${record.recipes}, re-timed from ${record.label}"`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

@@ -93,7 +93,7 @@ export type { RunRecord } from './records.ts';
 
 /** Where runs go unless --out says otherwise: $SPEEDRUN_RESULTS, else ./results in the working directory. */
 export function defaultResultsDir(): string {
-  return path.resolve(process.env.SPEEDRUN_RESULTS ?? 'results');
+  return path.resolve(process.env.SPEEDRUN_RESULTS || 'results');
 }
 
 function isPreset(name: string): name is ModelPresetName {
@@ -114,7 +114,7 @@ export async function resolveRun(request: RunRequest): Promise<RunPlan> {
   checkNumber('grad-accum', request.gradAccum, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
   checkNumber('workers', request.workers, (v) => Number.isInteger(v) && v > 0 && v <= 64, 'an integer from 1 to 64');
   checkNumber('price-per-hour', request.pricePerHour, (v) => v >= 0, 'a non-negative number of dollars');
-  const priceFile = request.prices ?? process.env.SPEEDRUN_PRICES;
+  const priceFile = request.prices ?? (process.env.SPEEDRUN_PRICES || undefined);
   const priceTable = priceFile ? readPriceTable(priceFile) : undefined;
   const recipes = composeRecipes(resolveRecipes(request.recipe));
   const track = resolveTrack(request.track);

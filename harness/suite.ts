@@ -22,6 +22,8 @@ import type { RunRequest } from './run.ts';
 import { geometricMean, median, performanceRatios, profileScore } from './stats.ts';
 import type { ResultsStore } from './store/database.ts';
 import { EXIT, UserError } from './errors.ts';
+import { MAX_SEEDS } from './units.ts';
+
 import { SUITE_WORKLOADS } from './suiteWorkloads.ts';
 import { engineLabel } from './backends/engineLabel.ts';
 
@@ -182,7 +184,7 @@ const flopsPerTokenOf = (r: RunRecord | undefined): number | null => (r?.compute
 /** Runs the suite: every workload, every seed, baseline and each recipe set interleaved; the report at the end. */
 export async function runSuite(request: SuiteRequest, runner: SuiteRunner, store: ResultsStore, log: (line: string) => void = () => {}): Promise<SuiteReport> {
   const seeds = request.seeds;
-  if (!Number.isInteger(seeds) || seeds < 1) throw new UserError(`--seeds must be a positive integer, got ${seeds}`);
+  if (!Number.isInteger(seeds) || seeds < 1 || seeds > MAX_SEEDS) throw new UserError(`--seeds must be an integer from 1 to ${MAX_SEEDS}, got ${seeds}`);
   if (request.recipeSets.length === 0) throw new UserError('suite: give at least one --recipe');
   const firstSeed = request.firstSeed ?? 0;
   const publicTracks = request.workloads ?? SUITE_WORKLOADS.map((w) => w.track);

@@ -7,3 +7,6 @@ export function formatFlops(flops: number | null | undefined, unit = 'FLOP'): st
   const [scale, prefix] = scales.find(([s]) => Math.abs(flops) >= s) ?? [1, ''];
   return `${(flops / scale).toPrecision(3)} ${prefix}${unit}`;
 }
+
+/** The most seeds one command runs: far above any record (5-13 runs) or suite, far below a typo's 1e9. */
+export const MAX_SEEDS = 1000;

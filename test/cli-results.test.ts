@@ -20,17 +20,17 @@ let bundles: string[] = [];
 before(() => {
   track = `text:${fixtureTextFile()}`;
   out = tempDir();
-  const result = runCli(['--track', track, ...MICRO, '--seeds', '3', '--out', out, '-q'], 240_000);
+  const result = runCli(['--track', track, ...MICRO, '--seeds', '5', '--out', out, '-q'], 300_000);
   assert.equal(result.status, 0, result.stderr);
   bundles = fs.readdirSync(path.join(out, 'bundles')).map((f) => path.join(out, 'bundles', f)).sort();
 });
 
-test('--seeds 3 runs three seeds into the database and prints their statistics', () => {
-  assert.equal(bundles.length, 3);
+test('--seeds 5 runs five seeds into the database and prints their statistics', () => {
+  assert.equal(bundles.length, 5);
   const listed = runCli(['runs', '--out', out, '--json']);
   assert.equal(listed.status, 0, listed.stderr);
   const runs = JSON.parse(listed.stdout) as { seed: number; status: string; stepsToTarget: number | null }[];
-  assert.deepEqual(runs.map((r) => r.seed).sort(), [0, 1, 2]);
+  assert.deepEqual(runs.map((r) => r.seed).sort(), [0, 1, 2, 3, 4]);
   assert.ok(runs.every((r) => r.status === 'success' && r.stepsToTarget! <= 100), JSON.stringify(runs));
 });
 
@@ -62,8 +62,8 @@ test('import merges bundles into another database, idempotently', () => {
   const db = path.join(tempDir(), 'merged.db');
   const first = runCli(['import', path.join(out, 'bundles'), '--db', db]);
   assert.equal(first.status, 0, first.stderr);
-  assert.match(first.stdout, /3 added/);
-  assert.match(runCli(['import', ...bundles, '--db', db]).stdout, /0 added, 0 completed, 3 already there/);
+  assert.match(first.stdout, /5 added/);
+  assert.match(runCli(['import', ...bundles, '--db', db]).stdout, /0 added, 0 completed, 5 already there/);
 });
 
 test('submit records a valid set once, then refuses the same runs as not faster than the record', () => {
@@ -79,14 +79,14 @@ test('submit records a valid set once, then refuses the same runs as not faster 
   });
   const db = path.join(tempDir(), 'records.db');
   const description = '<script>alert(1)</script> & friends';
-  const accepted = runCli(['submit', ...official, '--min-runs', '3', '-m', description, '--contributors', 'ada, alan', '--db', db]);
+  const accepted = runCli(['submit', ...official, '-m', description, '--contributors', 'ada, alan', '--db', db]);
   assert.equal(accepted.status, 0, accepted.stdout + accepted.stderr);
   assert.match(accepted.stdout, /accepted: record #1/);
-  const again = runCli(['submit', ...official, '--min-runs', '3', '-m', 'again', '--db', db]);
+  const again = runCli(['submit', ...official, '-m', 'again', '--db', db]);
   assert.equal(again.status, 5);
   assert.match(again.stdout, /FAIL\s+beats-record/);
   assert.match(again.stderr, /submission refused: beats-record failed/);
-  const tooFew = runCli(['submit', ...official, '-m', 'five needed', '--db', db]);
+  const tooFew = runCli(['submit', ...official.slice(0, 3), '-m', 'five needed', '--db', db]);
   assert.match(tooFew.stdout, /FAIL\s+enough-runs\s+3 finished runs \(at least 5 needed\)/);
   assert.equal(runCli(['submit', 'no-such-run', '-m', 'x', '--db', db]).status, 2);
 
@@ -100,7 +100,7 @@ test('submit records a valid set once, then refuses the same runs as not faster 
   const fresh = path.join(tempDir(), 'fresh.db');
   const restored = runCli(['import', path.dirname(db), '--db', fresh]);
   assert.equal(restored.status, 0, restored.stderr);
-  assert.match(restored.stdout, /3 added[\s\S]*records: 1 judged again and accepted, 0 already there, 0 refused/);
+  assert.match(restored.stdout, /5 added[\s\S]*records: 1 judged again and accepted, 0 already there, 0 refused/);
   const store = ResultsStore.open(fresh);
   try {
     const [record] = store.records();
@@ -115,7 +115,7 @@ test('submit records a valid set once, then refuses the same runs as not faster 
   fs.writeFileSync(path.join(edited, 'claim.json'), JSON.stringify({ ...claim, runIds: claim.runIds.slice(1) }));
   const refused = runCli(['import', path.join(path.dirname(db), 'bundles'), edited, '--db', path.join(tempDir(), 'other.db')]);
   assert.equal(refused.status, 5);
-  assert.match(refused.stderr, /record claim refused: .*claim\.json: enough-runs failed \(2 finished runs \(at least 3 needed\)\)/);
+  assert.match(refused.stderr, /record claim refused: .*claim\.json: enough-runs failed \(4 finished runs \(at least 5 needed\)\)/);
 });
 
 test('ci: a candidate that no longer reaches the target is a regression (exit 1) with Markdown and JSON reports', () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { glibcFloor, isPrunable, launcherScript, productionPackages } from '../harness/pack.ts';
+import { glibcFloor, isPrunable, KIT_MARKER, launcherScript, productionPackages } from '../harness/pack.ts';
 import { kubernetesJob, slurmScript } from '../harness/matrix.ts';
 import { tempDir } from './utils.ts';
 
@@ -18,6 +18,7 @@ function fakeKit(glibc: string, machine: { arch: string; libc: string | null }):
   const bin = path.join(dir, 'fakebin');
   fs.mkdirSync(bin);
   fs.writeFileSync(path.join(dir, 'speedrun'), launcherScript(glibc), { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, KIT_MARKER), 'complete\n');
   fs.writeFileSync(path.join(dir, 'node'), '#!/bin/sh\necho "node $* LD_LIBRARY_PATH=$LD_LIBRARY_PATH"\n', { mode: 0o755 });
   fs.writeFileSync(path.join(bin, 'uname'), `#!/bin/sh\necho ${machine.arch}\n`, { mode: 0o755 });
   fs.writeFileSync(path.join(bin, 'getconf'), machine.libc === null ? '#!/bin/sh\nexit 1\n' : `#!/bin/sh\necho "glibc ${machine.libc}"\n`, { mode: 0o755 });
@@ -42,6 +43,13 @@ test('the kit launcher runs its own node with its libraries, and refuses another
   const musl = fakeKit('2.28', { arch: 'x86_64', libc: null }).run('list');
   assert.equal(musl.status, 2);
   assert.match(String(musl.stderr), /not glibc/);
+  // A kit cut short lacks the marker packed last: one line, exit 2, and its (truncated) node never runs.
+  const cut = fakeKit('2.28', { arch: 'x86_64', libc: '2.36' });
+  fs.rmSync(path.join(cut.dir, KIT_MARKER));
+  const truncated = cut.run('list');
+  assert.equal(truncated.status, 2);
+  assert.match(String(truncated.stderr), /this kit is incomplete/);
+  assert.doesNotMatch(String(truncated.stdout), /node /);
 });
 
 test('the glibc floor is the newest GLIBC_2.x a binary asks for; pruning keeps what Node loads', () => {

@@ -90,6 +90,9 @@ function* filePieces(file: string, pieceBytes: number): Generator<string> {
 
 const shardPattern = (name: string) => new RegExp(`^${name.replace(/[.+]/g, '\\$&')}_(train|val)_\\d{6}\\.bin$`);
 
+/** The most shards one `data prepare` writes. */
+export const MAX_SHARDS = 10_000;
+
 export function prepareShards(options: PrepareOptions): PrepareResult {
   if (options.inputs.length === 0) throw new UserError('data prepare needs at least one --input text file');
   if (!(options.valFraction > 0 && options.valFraction < 1)) throw new UserError(`--val-fraction must be in (0, 1), got ${options.valFraction}`);
@@ -103,6 +106,12 @@ export function prepareShards(options: PrepareOptions): PrepareResult {
     if (stat.size === 0) throw new UserError(`text file is empty: ${file}`);
     return stat.size;
   });
+  // GPT-2 BPE gives about one token per 4 bytes of English: refuse a shard size that would scatter the corpus
+  // over more files than any loader should open (before anything is written).
+  const estimatedShards = Math.ceil(sizes.reduce((a, b) => a + b, 0) / 4 / options.shardTokens);
+  if (estimatedShards > MAX_SHARDS) {
+    throw new UserError(`--shard-tokens ${options.shardTokens} would write about ${estimatedShards.toLocaleString('en-US')} shards (at most ${MAX_SHARDS.toLocaleString('en-US')}); give a larger --shard-tokens (modded-nanogpt's shards hold 100,000,000)`);
+  }
   fs.mkdirSync(options.outDir, { recursive: true });
   const existing = fs.readdirSync(options.outDir).filter((f) => shardPattern(name).test(f));
   if (existing.length > 0 && !options.force) {

@@ -73,7 +73,10 @@ export class ShardWriter {
 /** Reads and checks one shard; every defect is a one-line UserError naming the file. */
 export function readShard(file: string): Uint16Array {
   const name = path.basename(file);
-  if (!fs.existsSync(file)) throw new UserError(`shard not found: ${file}`);
+  const stat = fs.statSync(file, { throwIfNoEntry: false });
+  if (!stat) throw new UserError(`shard not found: ${file}`);
+  // A FIFO or a device (/dev/zero) would block or never end: only regular files are read.
+  if (!stat.isFile()) throw new UserError(`shard ${name} is not a regular file: ${file}`);
   const bytes = fs.readFileSync(file);
   if (bytes.length < HEADER_BYTES) throw new UserError(`corrupt shard ${name}: ${bytes.length} bytes, shorter than the 1024-byte header`);
   const magic = bytes.readInt32LE(0);

@@ -112,7 +112,7 @@ export type NewRecord = Omit<StoredRecord, 'id' | 'submissionId' | 'createdAt'>;
 
 /** Default database: $SPEEDRUN_DB, else speedrun.db in the results directory. */
 export function defaultDatabasePath(resultsDir: string): string {
-  return path.resolve(process.env.SPEEDRUN_DB ?? path.join(resultsDir, 'speedrun.db'));
+  return path.resolve(process.env.SPEEDRUN_DB || path.join(resultsDir, 'speedrun.db'));
 }
 
 type Row = Record<string, unknown>;
