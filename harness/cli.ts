@@ -16,6 +16,9 @@ import { CI_METRICS, ciBenchmarkJson, ciMarkdown, DEFAULT_CI_MAX_RUNS, DEFAULT_C
 import { DEFAULT_SEQUENTIAL } from './regression.ts';
 import { interruptible } from './interrupt.ts';
 import { importResults } from './importResults.ts';
+import { importLogs } from './external/importLogs.ts';
+import { LOG_FORMATS, type LogFormat } from './external/externalRun.ts';
+import { formatFolders } from './external/judgeFolders.ts';
 import { currentRecordWithTimes, submitRuns } from './submitRecord.ts';
 import { verifyFiles } from './verifyBundles.ts';
 import { defaultDatabasePath, ResultsStore } from './store/database.ts';
@@ -121,6 +124,14 @@ async function importCommand(files: string[], store: ResultsStore): Promise<numb
   process.stdout.write(`records: ${accepted} judged again and accepted, ${kept} already there, ${refused.length} refused\n`);
   for (const line of refused) process.stderr.write(`speedrun: record claim refused: ${line}\n`);
   return refused.length === 0 ? EXIT.success : EXIT.rejected;
+}
+
+function importLogsCommand(specs: string[], options: { format: LogFormat; target?: number; track?: string }, store: ResultsStore): number {
+  const result = importLogs(specs, options, store);
+  for (const { track, folders } of result.tracks) process.stdout.write(`\n${track.title} (external runs, self-reported)\n${formatFolders(folders, track.target)}`);
+  process.stdout.write(`\nimported into ${store.file}: ${result.read} logs read, ${result.added} new external runs, ${result.refused.length} refused\n`);
+  for (const { file, reason } of result.refused) process.stderr.write(`refused: ${file}: ${reason}\n`);
+  return result.read > 0 ? EXIT.success : EXIT.rejected;
 }
 
 async function retimeCommand(source: string, options: { backend?: BackendRequest; quiet: boolean; outDir?: string; fromBundle: boolean }, store: ResultsStore): Promise<number> {
@@ -288,11 +299,18 @@ export async function main(argv: string[]): Promise<number> {
     )
     .command(
       'import <bundles..>',
-      'verify run bundles (files or directories) and merge them into the results database',
-      (y) => y.positional('bundles', { type: 'string', array: true, demandOption: true }).option('db', { type: 'string' }).option('out', { type: 'string' }),
+      'verify run bundles (files or directories) and merge them into the results database; --from FORMAT reads other trainers\' logs as external runs',
+      (y) =>
+        y
+          .positional('bundles', { type: 'string', array: true, demandOption: true })
+          .option('from', { choices: LOG_FORMATS, describe: "read these as other trainers' logs: modded-nanogpt's record logs, MLPerf :::MLLOG lines, or speedrun's JSON lines" })
+          .option('target', { coerce: numberFlag('target'), describe: "with --from: the track's target (default: modded-nanogpt's, from the folder: track_1_short 3.28, track_2_medium 2.92)" })
+          .option('track-name', { type: 'string', describe: 'with --from and --target: the name the external track is stored under' })
+          .option('db', { type: 'string' })
+          .option('out', { type: 'string' }),
       async (args) => {
         await withStore(args.db, args.out, async (store) => {
-          exitCode = await importCommand(args.bundles, store);
+          exitCode = args.from ? importLogsCommand(args.bundles, { format: args.from, target: args.target, track: args['track-name'] }, store) : await importCommand(args.bundles, store);
         });
       },
     )

@@ -110,6 +110,27 @@ export interface NewSubmission {
 
 export type NewRecord = Omit<StoredRecord, 'id' | 'submissionId' | 'createdAt'>;
 
+/** An external run (another trainer's, from its log) as it is stored: self-reported, never mixed with runs. */
+export interface NewExternalRun {
+  id: string;
+  format: string;
+  track: string;
+  target: number;
+  file: string;
+  folder: string;
+  hardwareClass: string;
+  codeHash: string | null;
+  software: Record<string, string>;
+  metric: string;
+  steps: number;
+  finalValue: number;
+  trainTimeMs: number;
+  timeToTargetMs: number | null;
+  evals: { step: number; value: number; trainTimeMs: number }[];
+}
+
+export type StoredExternalRun = Omit<NewExternalRun, 'software' | 'evals'>;
+
 /** Default database: $SPEEDRUN_DB, else speedrun.db in the results directory. */
 export function defaultDatabasePath(resultsDir: string): string {
   return path.resolve(process.env.SPEEDRUN_DB || path.join(resultsDir, 'speedrun.db'));
@@ -453,6 +474,36 @@ export class ResultsStore {
       for (const runId of record.runIds) link.run(recordId, runId);
       return Number(recordId);
     }).immediate();
+  }
+
+  /** External runs (other trainers' logs), one transaction; a log already stored is left as it is. Returns how many were new. */
+  addExternalRuns(runs: readonly NewExternalRun[]): number {
+    const insert = this.db.prepare(
+      `INSERT OR IGNORE INTO external_runs (id, format, track, target, file, folder, hardware_class, code_hash, software, metric, steps, final_value, train_time_ms, time_to_target_ms, evals, imported_at)
+       VALUES (@id, @format, @track, @target, @file, @folder, @hardwareClass, @codeHash, @software, @metric, @steps, @finalValue, @trainTimeMs, @timeToTargetMs, @evals, @importedAt)`,
+    );
+    const importedAt = new Date().toISOString();
+    return this.atomically(() => runs.reduce((added, r) => added + insert.run({ ...r, software: JSON.stringify(r.software), evals: JSON.stringify(r.evals), importedAt }).changes, 0));
+  }
+
+  /** External runs as stored, by track and folder. */
+  externalRuns(track?: string): StoredExternalRun[] {
+    const rows = (track === undefined ? this.db.prepare('SELECT * FROM external_runs ORDER BY track, folder, file') .all() : this.db.prepare('SELECT * FROM external_runs WHERE track = ? ORDER BY folder, file').all(track)) as Row[];
+    return rows.map((r) => ({
+      id: r.id as string,
+      format: r.format as string,
+      track: r.track as string,
+      target: r.target as number,
+      file: r.file as string,
+      folder: r.folder as string,
+      hardwareClass: r.hardware_class as string,
+      codeHash: (r.code_hash as string | null) ?? null,
+      metric: r.metric as string,
+      steps: r.steps as number,
+      finalValue: r.final_value as number,
+      trainTimeMs: r.train_time_ms as number,
+      timeToTargetMs: (r.time_to_target_ms as number | null) ?? null,
+    }));
   }
 
   /** Runs `write` as one transaction: every row it writes lands, or none does (nested calls become savepoints). */

@@ -172,6 +172,31 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    description: "external runs: other trainers' runs read from their logs (self-reported), judged per folder",
+    sql: `
+      CREATE TABLE external_runs (
+        id TEXT PRIMARY KEY,              -- sha256 of the log's bytes: the same log is one run
+        format TEXT NOT NULL,             -- modded-nanogpt | mllog | jsonl
+        track TEXT NOT NULL,              -- e.g. modded-nanogpt/track_1_short
+        target REAL NOT NULL,
+        file TEXT NOT NULL,               -- the log's path relative to the folder imported
+        folder TEXT NOT NULL,             -- the folder of logs it was judged with
+        hardware_class TEXT NOT NULL,     -- e.g. NVIDIA H100 80GB HBM3 x8
+        code_hash TEXT,                   -- sha256 of the trainer's source embedded in the log
+        software TEXT NOT NULL,           -- JSON: the versions the log states
+        metric TEXT NOT NULL,             -- val_loss, eval_loss or eval_accuracy
+        steps INTEGER NOT NULL,
+        final_value REAL NOT NULL,
+        train_time_ms REAL NOT NULL,      -- the trainer's clock at the final evaluation
+        time_to_target_ms REAL,           -- at the first evaluation at or past the target
+        evals TEXT NOT NULL,              -- JSON [{step, value, trainTimeMs}]
+        imported_at TEXT NOT NULL
+      );
+      CREATE INDEX external_runs_track ON external_runs (track, folder);
+    `,
+  },
 ];
 
 /** The class of a stored fingerprint; one too incomplete to read keeps its old class, marked legacy. */
