@@ -120,19 +120,15 @@ test('MLPerf and JSON-lines logs: the same run read from each', () => {
 test('a folder is judged like a submission: one-sided t-test on the losses, Welch on the times against its baseline', () => {
   // Hand-computed: losses 3.27, 3.275, 3.272 -> mean 3.2723333, sd 0.0025166, t = (3.2723333 - 3.28) / (0.0025166 / sqrt 3)
   // = -5.2766, df 2, one-sided p = 0.017045 (scipy.stats.ttest_1samp(..., 3.28, alternative="less")).
-  const run = (loss: number, ms: number) => {
-    const parsed = parse(moddedNanogptParser(), moddedLog(loss, ms, { steps: 10 }));
-    assert.equal(parsed.status, 'read');
-    return parsed.status === 'read' ? parsed.run : (undefined as never);
-  };
+  const run = (loss: number, ms: number) => ({ finalValue: loss, trainTimeMs: ms });
   const judged = judgeFolders(
     [
-      { file: 'r/base/a.txt', run: run(3.27, 80_000) },
-      { file: 'r/base/b.txt', run: run(3.275, 80_100) },
-      { file: 'r/base/c.txt', run: run(3.272, 80_200) },
-      { file: 'r/this_pr/a.txt', run: run(3.271, 79_000) },
-      { file: 'r/this_pr/b.txt', run: run(3.272, 79_100) },
-      { file: 'r/this_pr/c.txt', run: run(3.273, 79_200) },
+      { file: 'r/base/a.txt', ...run(3.27, 80_000) },
+      { file: 'r/base/b.txt', ...run(3.275, 80_100) },
+      { file: 'r/base/c.txt', ...run(3.272, 80_200) },
+      { file: 'r/this_pr/a.txt', ...run(3.271, 79_000) },
+      { file: 'r/this_pr/b.txt', ...run(3.272, 79_100) },
+      { file: 'r/this_pr/c.txt', ...run(3.273, 79_200) },
     ].map((r) => ({ ...r, file: r.file.replace('base', 'baseline') })),
     3.28,
   );
@@ -184,6 +180,22 @@ test('import --from modded-nanogpt: a folder of logs read, judged and stored onc
   } finally {
     store.close();
   }
+  // The leaderboard shows them on a page of their own, saying they are self-reported; speedrun's tracks stay apart.
+  const { renderSite } = await import('../harness/leaderboard/render.ts');
+  const site = tempDir();
+  const siteStore = ResultsStore.open(db);
+  try {
+    const { pages, data } = await renderSite(siteStore, site);
+    assert.ok(pages.includes('external.html'));
+    assert.equal(data.tracks.length, 0, 'no speedrun track made of external runs');
+  } finally {
+    siteStore.close();
+  }
+  const page = fs.readFileSync(path.join(site, 'external.html'), 'utf8');
+  assert.match(page, /Self-reported/);
+  assert.match(page, /modded-nanogpt track 1: FineWeb val loss 3\.28, 8x H100/);
+  assert.match(page, /track_1_short\/2026-07-17_Test\/this_pr/);
+  assert.match(fs.readFileSync(path.join(site, 'index.html'), 'utf8'), /href="external\.html"/);
   // Outside a known track's folder, the target must be given.
   const elsewhere = tempDir();
   fs.writeFileSync(path.join(elsewhere, 'a.log'), moddedLog(3.2, 100));

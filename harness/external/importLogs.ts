@@ -93,7 +93,7 @@ export function importLogs(specs: string[], options: { format: LogFormat; target
     // Stored as it is read (one transaction a log), so memory holds only each run's final evaluation.
     added += store.addExternalRuns([row]);
     const entry = byTrack.get(track.id) ?? { track, runs: [] };
-    entry.runs.push({ file: relative, run: { ...run, evals: [finalEval(run)] } });
+    entry.runs.push({ file: relative, finalValue: row.finalValue, trainTimeMs: row.trainTimeMs });
     byTrack.set(track.id, entry);
   }
   if (files.length === 0) throw new UserError(`no ${options.format} log files under ${specs.join(', ')}`);

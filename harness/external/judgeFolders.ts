@@ -7,13 +7,13 @@
 import * as path from 'node:path';
 import { mean, oneSampleTTest, std, twoSampleTTest } from '../stats.ts';
 import { RULES } from '../submit.ts';
-import type { ExternalRun } from './externalRun.ts';
-import { finalEval } from './externalRun.ts';
 
+/** What judging needs of a run: where its log is, and its final evaluation. */
 export interface JudgedRun {
   /** The log's path, relative to the folder the import was given. */
   file: string;
-  run: ExternalRun;
+  finalValue: number;
+  trainTimeMs: number;
 }
 
 export type FolderVerdict = 'meets the target' | 'misses the target' | 'too few runs';
@@ -41,8 +41,8 @@ export function judgeFolders(runs: readonly JudgedRun[], target: number): Folder
     byFolder.set(folder, [...(byFolder.get(folder) ?? []), r]);
   }
   const stats = [...byFolder.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([folder, members]) => {
-    const losses = members.map((m) => finalEval(m.run).value);
-    const times = members.map((m) => finalEval(m.run).trainTimeMs);
+    const losses = members.map((m) => m.finalValue);
+    const times = members.map((m) => m.trainTimeMs);
     const pValue = losses.length >= 2 ? oneSampleTTest(losses, target, 'less').pValue : null;
     const verdict: FolderVerdict = pValue === null ? 'too few runs' : pValue < RULES.targetAlpha ? 'meets the target' : 'misses the target';
     return { folder, runs: members.length, meanLoss: mean(losses), lossStd: std(losses), pValue, meanTimeMs: mean(times), timeStdMs: std(times), verdict, times };

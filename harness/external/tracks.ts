@@ -21,3 +21,8 @@ export function externalTrackOf(logPath: string, target: number | undefined, nam
   const id = name ?? known?.id ?? 'external';
   return { id, title: `${id}: target ${target}`, target };
 }
+
+/** A stored external track's title: the known one, or its id and target. */
+export function externalTrackTitle(id: string, target: number): string {
+  return KNOWN.find((t) => t.id === id)?.title ?? `${id}: target ${target}`;
+}

@@ -12,6 +12,7 @@ import type { ResultsStore, StoredRun } from '../store/database.ts';
 import { computeSpec, lossCurvesSpec, profileCurvesSpec, recipeComparisonSpec, recordHistorySpec, renderSvg, speedupByScaleSpec, standingsSpeedupSpec } from './charts.ts';
 import { formatFlops } from '../units.ts';
 import { buildLeaderboard, type LeaderboardData } from './model.ts';
+import { externalHistorySpec, externalTracks } from './external.ts';
 import { poolSuites } from '../suiteStandings.ts';
 
 const SITE = path.join(PROJECT_ROOT, 'site');
@@ -41,7 +42,7 @@ export interface RenderResult {
 export async function renderSite(store: ResultsStore, outDir: string): Promise<RenderResult> {
   const hb = engine();
   const template = (name: string) => hb.compile(fs.readFileSync(path.join(SITE, 'templates', `${name}.hbs`), 'utf8'), { strict: false });
-  const [layout, index, trackPage, recordPage, suitePage] = ['layout', 'index', 'track', 'record', 'suites'].map(template) as [HandlebarsTemplateDelegate, HandlebarsTemplateDelegate, HandlebarsTemplateDelegate, HandlebarsTemplateDelegate, HandlebarsTemplateDelegate];
+  const [layout, index, trackPage, recordPage, suitePage, externalPage] = ['layout', 'index', 'track', 'record', 'suites', 'external'].map(template) as [HandlebarsTemplateDelegate, HandlebarsTemplateDelegate, HandlebarsTemplateDelegate, HandlebarsTemplateDelegate, HandlebarsTemplateDelegate, HandlebarsTemplateDelegate];
 
   // A database is read as hostile too: only a run id that is a safe name becomes a file name in the site.
   const bundleHref = (run: StoredRun): string | null => (isSafeName(run.id) && run.bundlePath && fs.existsSync(run.bundlePath) ? `bundles/${run.id}.json` : null);
@@ -54,7 +55,7 @@ export async function renderSite(store: ResultsStore, outDir: string): Promise<R
     fs.writeFileSync(path.join(outDir, file), layout({ title, root, body, generatedAt: data.generatedAt }));
     pages.push(file);
   };
-  write('index.html', 'Leaderboard', '', index({ tracks: data.tracks, suites: data.suites.length }));
+  write('index.html', 'Leaderboard', '', index({ tracks: data.tracks, suites: data.suites.length, externalTracks: store.externalRuns().length > 0 ? externalTracks(store).map((t) => ({ title: t.title, runs: t.runs })) : [] }));
   const suites = await Promise.all(
     data.suites.map(async (suite) => {
       const profile = profileCurvesSpec(suite);
@@ -80,6 +81,14 @@ export async function renderSite(store: ResultsStore, outDir: string): Promise<R
     }),
   );
   write('suites.html', 'Suite', '', suitePage({ standings, suites: suites.reverse(), errors: data.suiteErrors }));
+  // Other trainers' runs (self-reported) on a page of their own, never in speedrun's tracks.
+  const external = await Promise.all(
+    externalTracks(store).map(async (track) => {
+      const spec = externalHistorySpec(track);
+      return { ...track, historySvg: spec && (await renderSvg(spec)) };
+    }),
+  );
+  if (external.length > 0) write('external.html', 'External runs', '', externalPage({ tracks: external }));
   for (const track of data.tracks) {
     const history = recordHistorySpec(track);
     const comparison = recipeComparisonSpec(track);
