@@ -19,6 +19,7 @@ import { importResults } from './importResults.ts';
 import { importLogs } from './external/importLogs.ts';
 import { LOG_FORMATS, type LogFormat } from './external/externalRun.ts';
 import { formatFolders } from './external/judgeFolders.ts';
+import { checkExecRequest, execRun, type ExecRecord, type ExecRequest, type ExecStatus } from './external/execRun.ts';
 import { currentRecordWithTimes, submitRuns } from './submitRecord.ts';
 import { verifyFiles } from './verifyBundles.ts';
 import { defaultDatabasePath, ResultsStore } from './store/database.ts';
@@ -105,6 +106,47 @@ async function runCommand(request: RunRequest, seeds: number, quiet: boolean, db
   });
 }
 
+const EXEC_EXIT: Record<ExecStatus, number> = { success: EXIT.success, budget_exhausted: EXIT.targetNotReached, diverged: EXIT.diverged, failed: EXIT.trainerFailed, aborted: EXIT.aborted };
+
+/** `run --exec`: a trainer launched and timed from its log; Ctrl-C/SIGTERM/SIGHUP stop its whole process group. */
+async function execCommand(request: ExecRequest, quiet: boolean, dbFlag: string | undefined): Promise<number> {
+  checkExecRequest(request);
+  return withStore(dbFlag, request.outDir, async (store) => {
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    log(`speedrun: ${request.command} (${request.format} log), target ${request.target}${request.maxTimeSec ? `, at most ${request.maxTimeSec} s` : ''}`);
+    const controller = new AbortController();
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (controller.signal.aborted) process.exit(EXIT.aborted);
+      controller.abort();
+      log(`\n${signal === 'SIGINT' ? 'interrupted' : `received ${signal}`}: stopping the trainer's process group and recording the run as aborted (again to quit at once)`);
+    };
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    for (const signal of signals) process.on(signal, onSignal);
+    let record: ExecRecord;
+    try {
+      record = await execRun(request, store, { signal: controller.signal, onEval: quiet ? undefined : (e) => log(`step ${e.step}: val ${e.value} at ${(e.trainTimeMs / 1000).toFixed(1)} s of train time`) });
+    } finally {
+      for (const signal of signals) process.off(signal, onSignal);
+    }
+    const s = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(1)} s`);
+    const lines: [string, string][] = [
+      ['status', `${record.status} (${record.reason})`],
+      ['track', `${record.track} (external trainer, launched by speedrun)`],
+      ['time to target', `${s(record.timeToTargetMs)} (the trainer's train clock)`],
+      ['train time', s(record.trainTimeMs)],
+      ['wall time', `${s(record.wallTimeMs)} (speedrun's clock, launch to exit)`],
+      ['steps', String(record.steps ?? '-')],
+      ['final val', record.finalValue === null ? '-' : `${record.finalValue} (target ${record.target})`],
+      ['hardware', record.hardwareClass],
+      ['software', Object.entries(record.software).map(([k, v]) => `${k} ${v}`).join(', ') || '-'],
+      ['code', `${record.codeHash.slice(0, 12)} (the command and ${request.sources.length} source file(s))`],
+      ['run', record.runId],
+    ];
+    process.stderr.write(`\n${lines.map(([k, v]) => `${k.padEnd(15)} ${v}`).join('\n')}\n`);
+    return EXEC_EXIT[record.status];
+  });
+}
+
 async function verifyCommand(files: string[], replaySteps: number | undefined): Promise<number> {
   const verdicts = await verifyFiles(files, replaySteps);
   for (const v of verdicts) {
@@ -119,6 +161,7 @@ async function importCommand(files: string[], store: ResultsStore): Promise<numb
   const { added, replaced, unchanged } = report.bundles;
   process.stdout.write(`imported into ${store.file}: ${added} added, ${replaced} completed, ${unchanged} already there${report.skipped > 0 ? `; ${report.skipped} JSON files skipped (no bundle, suite report or record file)` : ''}\n`);
   if (report.suites) process.stdout.write(`suites: ${report.suites.added} added, ${report.suites.unchanged} already there\n`);
+  if (report.execRuns.added + report.execRuns.unchanged > 0) process.stdout.write(`launched trainers' runs (run --exec): ${report.execRuns.added} added, ${report.execRuns.unchanged} already there\n`);
   if (!report.records) return EXIT.success;
   const { accepted, unchanged: kept, refused } = report.records;
   process.stdout.write(`records: ${accepted} judged again and accepted, ${kept} already there, ${refused.length} refused\n`);
@@ -253,8 +296,21 @@ export async function main(argv: string[]): Promise<number> {
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress bar' })
           .option('force', { type: 'boolean', default: false, describe: 'start even when the first evaluation is estimated to be over an hour away' })
           .option('price-per-hour', { coerce: numberFlag('price-per-hour'), describe: 'dollars per hour of this machine: the run records its cost to target' })
-          .option('prices', { type: 'string', describe: 'price table: JSON {"<hardware class>": dollars per hour} (default: $SPEEDRUN_PRICES)' }),
+          .option('prices', { type: 'string', describe: 'price table: JSON {"<hardware class>": dollars per hour} (default: $SPEEDRUN_PRICES)' })
+          .option('exec', { type: 'string', describe: 'run this trainer command instead (any language; its own process group), timed from its log: needs --log-format and --target' })
+          .option('log-format', { choices: LOG_FORMATS, describe: "with --exec: the trainer's log format (modded-nanogpt, mllog, jsonl)" })
+          .option('source', { type: 'string', array: true, describe: "with --exec: the trainer's source files, hashed and carried in the bundle (repeat)" }),
       async (args) => {
+        if (args.exec !== undefined) {
+          if (!args['log-format']) throw new UserError('--exec needs --log-format (modded-nanogpt, mllog or jsonl)');
+          if (args.target === undefined) throw new UserError('--exec needs --target (the validation loss the trainer must reach)');
+          exitCode = await execCommand(
+            { command: args.exec, format: args['log-format'], target: args.target, sources: args.source ?? [], maxTimeSec: args['max-time'], outDir: args.out ?? defaultResultsDir() },
+            args.quiet,
+            args.db,
+          );
+          return;
+        }
         exitCode = await runCommand(
           {
             recipe: args.recipe,

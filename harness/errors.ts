@@ -63,6 +63,8 @@ export const EXIT = {
   diverged: 4,
   /** `submit` refused the runs, or `verify` found an edited bundle. */
   rejected: 5,
+  /** A trainer launched with `run --exec` failed: it crashed, could not start, or printed no readable log. */
+  trainerFailed: 6,
   aborted: 130,
 } as const;
 

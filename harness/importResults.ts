@@ -22,6 +22,7 @@ import { erratumOf } from './store/errata.ts';
 import { judgeRuns, loadBundles, storeJudgement } from './submitRecord.ts';
 import { bundleTrustProblems } from './verifyBundles.ts';
 import { mean } from './stats.ts';
+import { EXEC_BUNDLE_KIND, parseExecBundle, verifyExecBundle } from './external/execBundle.ts';
 
 /** The largest file import reads (the largest bundle in results/ is under 1 MB). */
 export const MAX_IMPORT_FILE_BYTES = 64 * 2 ** 20;
@@ -32,6 +33,8 @@ export interface ImportReport {
   bundles: { added: number; unchanged: number; replaced: number };
   /** JSON files found by walking a folder that are no bundle, suite report or record file. */
   skipped: number;
+  /** Bundles of launched trainers (`run --exec`). */
+  execRuns: { added: number; unchanged: number };
   /** Absent when no suite report was given. */
   suites?: { added: number; unchanged: number };
   /** Absent when no record file was given. */
@@ -98,6 +101,7 @@ async function backfillCompute(bundle: RunBundle, store: ResultsStore): Promise<
 export async function importResults(specs: string[], store: ResultsStore): Promise<ImportReport> {
   const counts = { added: 0, unchanged: 0, replaced: 0 };
   let skipped = 0;
+  const execRuns = { added: 0, unchanged: 0 };
   const claims: { file: string; claim: RecordClaim }[] = [];
   const suiteFiles: { file: string; json: unknown; bytes: number }[] = [];
   for (const { file, named } of importPaths(specs)) {
@@ -110,6 +114,13 @@ export async function importResults(specs: string[], store: ResultsStore): Promi
     const claim = asClaim(json, file);
     if (claim) {
       claims.push({ file, claim });
+      continue;
+    }
+    if (typeof json === 'object' && json !== null && (json as { kind?: unknown }).kind === EXEC_BUNDLE_KIND) {
+      const parsed = parseExecBundle(json);
+      const problems = parsed.ok ? verifyExecBundle(parsed.bundle) : [`malformed exec bundle (${parsed.problem})`];
+      if (!parsed.ok || problems.length > 0) throw new UserError(`${file} does not verify (${problems[0]}); nothing after it was imported`, EXIT.rejected);
+      execRuns[store.finishExecRun(parsed.bundle.run, { path: path.resolve(file), checksum: parsed.bundle.checksum })]++;
       continue;
     }
     if (!named && (typeof json !== 'object' || json === null || !('kind' in json))) {
@@ -136,8 +147,8 @@ export async function importResults(specs: string[], store: ResultsStore): Promi
       }
     }
   }
-  if (claims.length === 0) return { bundles: counts, skipped, ...(suites ? { suites } : {}) };
-  return { bundles: counts, skipped, records: await judgeClaims(claims, store), ...(suites ? { suites } : {}) };
+  if (claims.length === 0) return { bundles: counts, skipped, execRuns, ...(suites ? { suites } : {}) };
+  return { bundles: counts, skipped, execRuns, records: await judgeClaims(claims, store), ...(suites ? { suites } : {}) };
 }
 
 /**

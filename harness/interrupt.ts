@@ -28,14 +28,29 @@ export function onInterrupt(cleanup: () => void): () => void {
   };
 }
 
+/** Signals the child's whole process group (it leads its own), whether or not the leader itself is still there. */
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  if (child.pid === undefined) return;
   try {
-    process.kill(-child.pid, signal); // the child leads its own group: its children get the signal too
+    process.kill(-child.pid, signal);
   } catch {
-    child.kill(signal);
+    // ESRCH: the group is gone.
   }
 }
+
+/** Whether any process of the child's group is still alive. */
+function groupAlive(child: ChildProcess): boolean {
+  if (child.pid === undefined) return false;
+  try {
+    process.kill(-child.pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** How long what a child left behind in its group gets after the child exits, before SIGKILL. */
+const LEFTOVER_GRACE_MS = 2_000;
 
 export interface ChildResult {
   status: number | null;
@@ -74,6 +89,13 @@ export function runChild(command: string, args: string[], options: SpawnOptions 
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => keep('stderr', chunk));
     let error: Error | undefined;
     child.on('error', (e) => (error = e));
+    // What the child left running in its group (a daemon, a stray worker holding the output pipe open) does not
+    // outlive it: asked to stop, then killed.
+    child.on('exit', () => {
+      if (!groupAlive(child)) return;
+      signalGroup(child, 'SIGTERM');
+      setTimeout(() => signalGroup(child, 'SIGKILL'), LEFTOVER_GRACE_MS).unref();
+    });
     child.on('close', (status, signal) => {
       children.delete(child);
       if (onStdoutLine && pending.length > 0) onStdoutLine(pending);
@@ -88,7 +110,7 @@ export async function stopChildren(graceMs = CHILD_GRACE_MS): Promise<void> {
   const running = [...children];
   for (const child of running) signalGroup(child, 'SIGTERM');
   const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline && running.some((c) => c.exitCode === null && c.signalCode === null)) await new Promise((r) => setTimeout(r, 50));
+  while (Date.now() < deadline && running.some(groupAlive)) await new Promise((r) => setTimeout(r, 50));
   for (const child of running) signalGroup(child, 'SIGKILL');
 }
 

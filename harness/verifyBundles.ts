@@ -8,6 +8,8 @@ import { hardwareClassOf } from './hardware.ts';
 import { readBundle, verifyBundle, type RunBundle } from './store/bundle.ts';
 import type { ResultsStore } from './store/database.ts';
 import { erratumOf } from './store/errata.ts';
+import * as fs from 'node:fs';
+import { EXEC_BUNDLE_KIND, parseExecBundle, verifyExecBundle } from './external/execBundle.ts';
 
 /**
  * A bundle's peak may differ from the one stored for its class and engine by measurement noise (±25 % between
@@ -54,6 +56,25 @@ export async function bundleTrustProblems(bundle: RunBundle, store?: ResultsStor
   return [...flops, ...(store ? peakProblems(bundle.run, store) : [])];
 }
 
+/**
+ * The verdict on a bundle of a launched trainer (`run --exec`), or undefined for any other file. What it can
+ * establish is said beside it: the trainer's clock is the trainer's word.
+ */
+function execBundleVerdict(file: string): BundleVerdict | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return undefined; // readBundle says what is wrong with it
+  }
+  if (typeof json !== 'object' || json === null || (json as { kind?: unknown }).kind !== EXEC_BUNDLE_KIND) return undefined;
+  const parsed = parseExecBundle(json);
+  if (!parsed.ok) return { file, status: 'invalid', notes: [], detail: `${file}: malformed exec bundle (${parsed.problem})` };
+  const problems = verifyExecBundle(parsed.bundle);
+  if (problems.length > 0) return { file, status: 'invalid', notes: [], detail: `${file}: ${problems.join('; ')}` };
+  return { file, status: 'valid', notes: [`${file}: a launched trainer's run: checksum, code hash and its evaluations check out; its train clock is the trainer's own (the wall clock beside it is speedrun's)`] };
+}
+
 export type BundleVerdict =
   | { file: string; status: 'valid'; notes: string[]; detail?: string }
   | { file: string; status: 'invalid'; notes: string[]; detail: string };
@@ -62,6 +83,11 @@ export async function verifyFiles(files: string[], replaySteps: number | undefin
   if (replaySteps !== undefined && (!Number.isInteger(replaySteps) || replaySteps < 1)) throw new UserError(`--replay must be a positive number of steps, got ${replaySteps}`);
   const verdicts: BundleVerdict[] = [];
   for (const file of files) {
+    const exec = execBundleVerdict(file);
+    if (exec) {
+      verdicts.push(exec);
+      continue;
+    }
     let bundle: RunBundle;
     try {
       bundle = readBundle(file);

@@ -36,10 +36,18 @@ export const MAX_EVALS = 100_000;
 
 export type ParsedLog = { status: 'read'; run: ExternalRun } | { status: 'refused'; reason: string };
 
+/** How far a log has got: what a live run's progress shows. */
+export interface LogProgress {
+  step: number;
+  evals: number;
+  lastEval?: ExternalEval;
+}
+
 /** A log's parser: fed line by line (a file, or a live trainer's output), then asked for the run. */
 export interface LogParser {
   line(text: string): void;
   end(): ParsedLog;
+  progress?(): LogProgress;
 }
 
 /** Collects a run's facts as a parser finds them and refuses, with the first reason, a log that is not consistent. */
@@ -88,6 +96,11 @@ export class ExternalRunBuilder {
     if (!Number.isFinite(value)) return this.refuse(`${where}: ${this.metric.name} is ${value} at step ${step}`);
     if (this.evals.length >= MAX_EVALS) return this.refuse(`more than ${MAX_EVALS} evaluations`);
     this.evals.push({ step, value, trainTimeMs });
+  }
+
+  progress(): LogProgress {
+    const lastEval = this.evals.at(-1);
+    return { step: this.lastStep, evals: this.evals.length, ...(lastEval ? { lastEval } : {}) };
   }
 
   end(): ParsedLog {

@@ -49,6 +49,7 @@ export function jsonlParser(): LogParser {
         run.step(parsed.step, clock, where);
       }
     },
+    progress: () => run.progress(),
     end() {
       if (objects === 0) return { status: 'refused', reason: 'no JSON-lines records ({"step": ..., "val_loss": ..., "train_time_ms": ...})' };
       return run.end();

@@ -45,6 +45,7 @@ export function mllogParser(): LogParser {
         b.evaluation(Math.round(step), typeof entry.value === 'number' ? entry.value : Number.NaN, time - startMs, where);
       }
     },
+    progress: () => (run ? run.progress() : { step: -1, evals: 0 }),
     end() {
       if (records === 0) return { status: 'refused', reason: 'no :::MLLOG lines' };
       const b = builder('eval_loss');

@@ -83,6 +83,7 @@ export function moddedNanogptParser(): LogParser {
       const memory = /^peak memory allocated: (\d+) MiB/.exec(text);
       if (memory) run.peakMemoryMiB = Number(memory[1]);
     },
+    progress: () => run.progress(),
     end() {
       if (stepLines === 0) return { status: 'refused', reason: "no step lines in modded-nanogpt's format (step:N/M val_loss:... train_time:...)" };
       // A log with a separator carries its source above it; one without carries none (older logs).

@@ -131,6 +131,44 @@ export interface NewExternalRun {
 
 export type StoredExternalRun = Omit<NewExternalRun, 'software' | 'evals'>;
 
+/** A launched trainer's run as the exec stage hands it to the store (harness/external/execRun.ts's ExecRecord). */
+export interface ExecRunRow {
+  runId: string;
+  status: string;
+  reason: string;
+  command: string;
+  format: string;
+  track: string;
+  target: number;
+  codeHash: string;
+  startedAt: string;
+  wallTimeMs: number;
+  trainTimeMs: number | null;
+  timeToTargetMs: number | null;
+  steps: number | null;
+  finalValue: number | null;
+  hardwareClass: string;
+  software: Record<string, string>;
+  evals: { step: number; value: number; trainTimeMs: number }[];
+}
+
+export interface StoredExecRun {
+  id: string;
+  status: string;
+  reason: string;
+  command: string;
+  format: string;
+  track: string;
+  target: number;
+  wallTimeMs: number | null;
+  trainTimeMs: number | null;
+  timeToTargetMs: number | null;
+  steps: number | null;
+  finalValue: number | null;
+  hardwareClass: string | null;
+  bundlePath: string | null;
+}
+
 /** Default database: $SPEEDRUN_DB, else speedrun.db in the results directory. */
 export function defaultDatabasePath(resultsDir: string): string {
   return path.resolve(process.env.SPEEDRUN_DB || path.join(resultsDir, 'speedrun.db'));
@@ -239,7 +277,12 @@ export class ResultsStore {
       "UPDATE runs SET status = 'aborted', reason = ?, finished_at = ? WHERE id = ? AND status = 'running'",
     );
     for (const r of dead) mark.run(`process ${r.pid} ended without finishing the run (killed)`, new Date().toISOString(), r.id);
-    return dead.length;
+    // Launched trainers (run --exec) whose speedrun was killed hard: the same rule (this host's pids only).
+    const execRows = this.schemaVersion >= 8 ? (this.db.prepare("SELECT id, pid FROM exec_runs WHERE status = 'running' AND pid IS NOT NULL").all() as { id: string; pid: number }[]) : [];
+    const deadExec = execRows.filter((r) => r.pid !== process.pid && !isAlive(r.pid));
+    const markExec = this.db.prepare("UPDATE exec_runs SET status = 'aborted', reason = ?, pid = NULL WHERE id = ? AND status = 'running'");
+    for (const r of deadExec) markExec.run(`process ${r.pid} ended without finishing the run (killed)`, r.id);
+    return dead.length + deadExec.length;
   }
 
   startRun(start: RunStart): void {
@@ -503,6 +546,53 @@ export class ResultsStore {
       finalValue: r.final_value as number,
       trainTimeMs: r.train_time_ms as number,
       timeToTargetMs: (r.time_to_target_ms as number | null) ?? null,
+    }));
+  }
+
+  /** A launched trainer's row, from its first second (status running). */
+  startExecRun(run: { id: string; command: string; format: string; track: string; target: number; startedAt: string; codeHash: string }): void {
+    this.db
+      .prepare("INSERT INTO exec_runs (id, status, command, format, track, target, code_hash, started_at, pid) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?)")
+      .run(run.id, run.command, run.format, run.track, run.target, run.codeHash, run.startedAt, process.pid);
+  }
+
+  /** A launched trainer's outcome and its bundle (inserted whole when it comes from an imported bundle). */
+  finishExecRun(run: ExecRunRow, bundle: { path: string; checksum: string }): 'added' | 'unchanged' {
+    const existing = this.db.prepare('SELECT bundle_checksum FROM exec_runs WHERE id = ?').get(run.runId) as { bundle_checksum: string | null } | undefined;
+    if (existing?.bundle_checksum === bundle.checksum) return 'unchanged';
+    if (existing?.bundle_checksum) throw new UserError(`exec run ${run.runId} is already in the database with a different bundle`, EXIT.rejected);
+    this.db
+      .prepare(
+        `INSERT INTO exec_runs (id, status, reason, command, format, track, target, code_hash, started_at, pid, wall_time_ms, train_time_ms, time_to_target_ms, steps, final_value, hardware_class, software, evals, bundle_path, bundle_checksum)
+         VALUES (@runId, @status, @reason, @command, @format, @track, @target, @codeHash, @startedAt, NULL, @wallTimeMs, @trainTimeMs, @timeToTargetMs, @steps, @finalValue, @hardwareClass, @software, @evals, @bundlePath, @bundleChecksum)
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, reason = excluded.reason, pid = NULL, wall_time_ms = excluded.wall_time_ms, train_time_ms = excluded.train_time_ms,
+           time_to_target_ms = excluded.time_to_target_ms, steps = excluded.steps, final_value = excluded.final_value, hardware_class = excluded.hardware_class,
+           software = excluded.software, evals = excluded.evals, bundle_path = excluded.bundle_path, bundle_checksum = excluded.bundle_checksum`,
+      )
+      .run({
+        runId: run.runId, status: run.status, reason: run.reason, command: run.command, format: run.format, track: run.track, target: run.target, codeHash: run.codeHash,
+        startedAt: run.startedAt, wallTimeMs: run.wallTimeMs, trainTimeMs: run.trainTimeMs, timeToTargetMs: run.timeToTargetMs, steps: run.steps, finalValue: run.finalValue,
+        hardwareClass: run.hardwareClass, software: JSON.stringify(run.software), evals: JSON.stringify(run.evals), bundlePath: bundle.path, bundleChecksum: bundle.checksum,
+      });
+    return 'added';
+  }
+
+  execRuns(): StoredExecRun[] {
+    return (this.db.prepare('SELECT id, status, reason, command, format, track, target, wall_time_ms, train_time_ms, time_to_target_ms, steps, final_value, hardware_class, bundle_path FROM exec_runs ORDER BY started_at, id').all() as Row[]).map((r) => ({
+      id: r.id as string,
+      status: r.status as string,
+      reason: r.reason as string,
+      command: r.command as string,
+      format: r.format as string,
+      track: r.track as string,
+      target: r.target as number,
+      wallTimeMs: (r.wall_time_ms as number | null) ?? null,
+      trainTimeMs: (r.train_time_ms as number | null) ?? null,
+      timeToTargetMs: (r.time_to_target_ms as number | null) ?? null,
+      steps: (r.steps as number | null) ?? null,
+      finalValue: (r.final_value as number | null) ?? null,
+      hardwareClass: (r.hardware_class as string | null) ?? null,
+      bundlePath: (r.bundle_path as string | null) ?? null,
     }));
   }
 

@@ -197,6 +197,34 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX external_runs_track ON external_runs (track, folder);
     `,
   },
+  {
+    version: 8,
+    description: 'runs of any trainer that speedrun launched (run --exec), from launch to their bundle',
+    sql: `
+      CREATE TABLE exec_runs (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,             -- running | success | budget_exhausted | diverged | failed | aborted
+        reason TEXT NOT NULL DEFAULT '',
+        command TEXT NOT NULL,
+        format TEXT NOT NULL,
+        track TEXT NOT NULL,
+        target REAL NOT NULL,
+        code_hash TEXT NOT NULL,          -- sha256 of the command and the --source files
+        started_at TEXT NOT NULL,
+        pid INTEGER,                      -- speedrun's, while running: a row whose process is gone is aborted
+        wall_time_ms REAL,
+        train_time_ms REAL,               -- the trainer's clock at its final evaluation
+        time_to_target_ms REAL,
+        steps INTEGER,
+        final_value REAL,
+        hardware_class TEXT,
+        software TEXT,
+        evals TEXT,
+        bundle_path TEXT,
+        bundle_checksum TEXT
+      );
+    `,
+  },
 ];
 
 /** The class of a stored fingerprint; one too incomplete to read keeps its old class, marked legacy. */
