@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { hashCodeFiles } from '../environment.ts';
 import { canonicalJson } from '../store/bundle.ts';
 import { isSafeName } from '../names.ts';
-import type { ExecRecord } from './execRun.ts';
+import type { ExecRecord } from './execRecord.ts';
 
 export const EXEC_BUNDLE_KIND = 'speedrun-exec-bundle' as const;
 

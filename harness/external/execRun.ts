@@ -20,6 +20,7 @@ import type { ResultsStore } from '../store/database.ts';
 import { externalHardwareClass, timeToTargetMs, type ExternalEval, type LogFormat, LOG_FORMATS } from './externalRun.ts';
 import { PARSERS } from './importLogs.ts';
 import { createExecBundle, writeExecBundle } from './execBundle.ts';
+import type { ExecRecord, ExecStatus } from './execRecord.ts';
 
 export interface ExecRequest {
   command: string;
@@ -34,31 +35,7 @@ export interface ExecRequest {
   outDir: string;
 }
 
-export type ExecStatus = 'success' | 'budget_exhausted' | 'diverged' | 'failed' | 'aborted';
-
-export interface ExecRecord {
-  runId: string;
-  status: ExecStatus;
-  reason: string;
-  command: string;
-  format: LogFormat;
-  track: string;
-  target: number;
-  startedAt: string;
-  wallTimeMs: number;
-  exitCode: number | null;
-  /** The trainer's clock at its final evaluation, and at the first at or below the target. */
-  trainTimeMs: number | null;
-  timeToTargetMs: number | null;
-  steps: number | null;
-  finalValue: number | null;
-  evals: ExternalEval[];
-  codeHash: string;
-  software: Record<string, string>;
-  hardwareClass: string;
-  /** The last lines of the trainer's stderr, for a failure's reason. */
-  stderrTail: string;
-}
+export type { ExecRecord, ExecStatus } from './execRecord.ts';
 
 /** The sources as name -> text, checked once: regular files, at most 8 MB together. */
 function readSources(files: string[]): Record<string, string> {

@@ -280,8 +280,9 @@ export class ResultsStore {
     // Launched trainers (run --exec) whose speedrun was killed hard: the same rule (this host's pids only).
     const execRows = this.schemaVersion >= 8 ? (this.db.prepare("SELECT id, pid FROM exec_runs WHERE status = 'running' AND pid IS NOT NULL").all() as { id: string; pid: number }[]) : [];
     const deadExec = execRows.filter((r) => r.pid !== process.pid && !isAlive(r.pid));
-    const markExec = this.db.prepare("UPDATE exec_runs SET status = 'aborted', reason = ?, pid = NULL WHERE id = ? AND status = 'running'");
-    for (const r of deadExec) markExec.run(`process ${r.pid} ended without finishing the run (killed)`, r.id);
+    for (const r of deadExec) {
+      this.db.prepare("UPDATE exec_runs SET status = 'aborted', reason = ?, pid = NULL WHERE id = ? AND status = 'running'").run(`process ${r.pid} ended without finishing the run (killed)`, r.id);
+    }
     return dead.length + deadExec.length;
   }
 
