@@ -197,6 +197,14 @@ const RUN_COLUMNS = [
   'peakFlops', 'peakMethod', 'pricePerHour', 'costToTarget',
 ] as const satisfies readonly (keyof StoredRun)[];
 
+const EXTERNAL_RUN_COLUMNS = [
+  'id', 'format', 'track', 'target', 'file', 'folder', 'hardwareClass', 'codeHash', 'metric', 'steps', 'finalValue', 'trainTimeMs', 'timeToTargetMs',
+] as const satisfies readonly (keyof StoredExternalRun)[];
+
+const EXEC_RUN_COLUMNS = [
+  'id', 'status', 'reason', 'command', 'format', 'track', 'target', 'wallTimeMs', 'trainTimeMs', 'timeToTargetMs', 'steps', 'finalValue', 'hardwareClass', 'bundlePath',
+] as const satisfies readonly (keyof StoredExecRun)[];
+
 const RECORD_COLUMNS = [
   'id', 'submissionId', 'createdAt', 'trackId', 'hardwareClass', 'recipes', 'description', 'codeHash', 'backend', 'runs', 'timeToTargetMs',
   'timeToTargetStdMs', 'olympicMeanMs', 'stepsToTarget', 'tokensToTarget', 'pValue',
@@ -533,21 +541,7 @@ export class ResultsStore {
   /** External runs as stored, by track and folder. */
   externalRuns(track?: string): StoredExternalRun[] {
     const rows = (track === undefined ? this.db.prepare('SELECT * FROM external_runs ORDER BY track, folder, file') .all() : this.db.prepare('SELECT * FROM external_runs WHERE track = ? ORDER BY folder, file').all(track)) as Row[];
-    return rows.map((r) => ({
-      id: r.id as string,
-      format: r.format as string,
-      track: r.track as string,
-      target: r.target as number,
-      file: r.file as string,
-      folder: r.folder as string,
-      hardwareClass: r.hardware_class as string,
-      codeHash: (r.code_hash as string | null) ?? null,
-      metric: r.metric as string,
-      steps: r.steps as number,
-      finalValue: r.final_value as number,
-      trainTimeMs: r.train_time_ms as number,
-      timeToTargetMs: (r.time_to_target_ms as number | null) ?? null,
-    }));
+    return rows.map((r) => columns(r, EXTERNAL_RUN_COLUMNS) as StoredExternalRun);
   }
 
   /** A launched trainer's row, from its first second (status running). */
@@ -579,22 +573,7 @@ export class ResultsStore {
   }
 
   execRuns(): StoredExecRun[] {
-    return (this.db.prepare('SELECT id, status, reason, command, format, track, target, wall_time_ms, train_time_ms, time_to_target_ms, steps, final_value, hardware_class, bundle_path FROM exec_runs ORDER BY started_at, id').all() as Row[]).map((r) => ({
-      id: r.id as string,
-      status: r.status as string,
-      reason: r.reason as string,
-      command: r.command as string,
-      format: r.format as string,
-      track: r.track as string,
-      target: r.target as number,
-      wallTimeMs: (r.wall_time_ms as number | null) ?? null,
-      trainTimeMs: (r.train_time_ms as number | null) ?? null,
-      timeToTargetMs: (r.time_to_target_ms as number | null) ?? null,
-      steps: (r.steps as number | null) ?? null,
-      finalValue: (r.final_value as number | null) ?? null,
-      hardwareClass: (r.hardware_class as string | null) ?? null,
-      bundlePath: (r.bundle_path as string | null) ?? null,
-    }));
+    return (this.db.prepare('SELECT * FROM exec_runs ORDER BY started_at, id').all() as Row[]).map((r) => columns(r, EXEC_RUN_COLUMNS) as StoredExecRun);
   }
 
   /** Runs `write` as one transaction: every row it writes lands, or none does (nested calls become savepoints). */
