@@ -14,6 +14,8 @@ Needs PyTorch (Debian: apt-get install python3-torch). Prints one JSON line.
     python3 bench/pytorch-nano.py [steps=60]              median ms per training step (random tokens)
     python3 bench/pytorch-nano.py --text FILE --target T  train to a validation loss on a text file, under
                                                           speedrun's text:FILE protocol (below)
+    ... --jsonl                                           also print each evaluation as speedrun's JSON lines, for
+                                                          speedrun run --exec ... --log-format jsonl
 
 Time to target mirrors speedrun's `text:FILE` track so both sides train on the same data to the same loss: the
 characters sorted by code point as the vocabulary, the first 90 % of the code points for training and the rest
@@ -124,7 +126,7 @@ def lr_factor(step, warmup=100, schedule=2000, floor=0.1):
     return floor + 0.5 * (1 + math.cos(math.pi * (step - warmup) / (schedule - warmup))) * (1 - floor)
 
 
-def time_to_target(path, target, seed, max_steps=3000, eval_interval=50, eval_tokens=16384):
+def time_to_target(path, target, seed, max_steps=3000, eval_interval=50, eval_tokens=16384, jsonl=False):
     global VOCAB
     with open(path, encoding="utf-8") as f:
         text = f.read()
@@ -163,6 +165,8 @@ def time_to_target(path, target, seed, max_steps=3000, eval_interval=50, eval_to
         times.append(elapsed * 1000)
         if (step + 1) % eval_interval == 0:
             loss = evaluate()
+            if jsonl:  # speedrun's JSON-lines log (speedrun run --exec ... --log-format jsonl)
+                print(json.dumps({"step": step + 1, "val_loss": loss, "train_time_ms": train_s * 1000}), flush=True)
             if loss <= target:
                 return {"reached": True, "steps": step + 1, "trainSeconds": train_s, "valLoss": loss, "medianStepMs": statistics.median(times)}
     return {"reached": False, "steps": max_steps, "trainSeconds": train_s, "valLoss": loss, "medianStepMs": statistics.median(times)}
@@ -173,7 +177,10 @@ def main():
     if args and args[0] == "--text":
         path, target = args[1], float(args[args.index("--target") + 1])
         seed = int(args[args.index("--seed") + 1]) if "--seed" in args else 0
-        result = time_to_target(path, target, seed)
+        jsonl = "--jsonl" in args
+        if jsonl:
+            print(json.dumps({"software": {"pytorch": torch.__version__, "python": sys.version.split()[0]}}), flush=True)
+        result = time_to_target(path, target, seed, jsonl=jsonl)
         print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), **result}))
         return
     steps = int(args[0]) if args else 60
