@@ -14,12 +14,12 @@ import { defaultResultsDir, executeRun, resolveRun, type RunRecord, type RunRequ
 import { formatSeedsSummary, formatSummary, progressObserver } from './progress.ts';
 import { CI_METRICS, ciBenchmarkJson, ciMarkdown, DEFAULT_CI_MAX_RUNS, DEFAULT_CI_METRIC, DEFAULT_CI_RUNS, pairedChangesSpec, runCi, runCiSuite } from './ci.ts';
 import { DEFAULT_SEQUENTIAL } from './regression.ts';
-import { interruptible } from './interrupt.ts';
+import { abortOnSignals, interruptible } from './interrupt.ts';
 import { importResults } from './importResults.ts';
 import { importLogs } from './external/importLogs.ts';
 import { LOG_FORMATS, type LogFormat } from './external/externalRun.ts';
 import { formatFolders } from './external/judgeFolders.ts';
-import { checkExecRequest, execRun, type ExecRecord, type ExecRequest, type ExecStatus } from './external/execRun.ts';
+import { checkExecRequest, execRun, type ExecRequest, type ExecStatus } from './external/execRun.ts';
 import { currentRecordWithTimes, submitRuns } from './submitRecord.ts';
 import { verifyFiles } from './verifyBundles.ts';
 import { defaultDatabasePath, ResultsStore } from './store/database.ts';
@@ -65,23 +65,14 @@ async function runOne(request: RunRequest, quiet: boolean, store: ResultsStore):
       `target val loss ${plan.config.train.target}, backend ${plan.backend.name} (${plan.backend.threads} thread${plan.backend.threads === 1 ? '' : 's'}), seed ${plan.config.train.seed}`,
   );
   for (const note of plan.notes) log(`note: ${note}`);
-  const controller = new AbortController();
   // Ctrl-C, and the SIGTERM/SIGHUP that Kubernetes, Slurm and a closed terminal send, all end the run the same
   // way: finish the step, record it as aborted with everything measured, write the bundle.
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(EXIT.aborted); // a second signal: leave now
-    controller.abort();
-    log(`\n${signal === 'SIGINT' ? 'interrupted' : `received ${signal}`}: finishing the current step and writing what was measured (Ctrl-C again to quit at once)`);
-  };
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  for (const signal of signals) process.on(signal, onSignal);
   const progress = quiet ? undefined : progressObserver(plan);
   let record: RunRecord;
   try {
-    record = await executeRun(plan, request, { observer: progress?.observer, signal: controller.signal, store });
+    record = await abortOnSignals('finishing the current step and writing what was measured', log, (signal) => executeRun(plan, request, { observer: progress?.observer, signal, store }));
   } finally {
     progress?.stop();
-    for (const signal of signals) process.off(signal, onSignal);
   }
   process.stderr.write(`\n${formatSummary(record)}\n`);
   return record;
@@ -114,20 +105,9 @@ async function execCommand(request: ExecRequest, quiet: boolean, dbFlag: string 
   return withStore(dbFlag, request.outDir, async (store) => {
     const log = (line: string) => process.stderr.write(`${line}\n`);
     log(`speedrun: ${request.command} (${request.format} log), target ${request.target}${request.maxTimeSec ? `, at most ${request.maxTimeSec} s` : ''}`);
-    const controller = new AbortController();
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (controller.signal.aborted) process.exit(EXIT.aborted);
-      controller.abort();
-      log(`\n${signal === 'SIGINT' ? 'interrupted' : `received ${signal}`}: stopping the trainer's process group and recording the run as aborted (again to quit at once)`);
-    };
-    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-    for (const signal of signals) process.on(signal, onSignal);
-    let record: ExecRecord;
-    try {
-      record = await execRun(request, store, { signal: controller.signal, onEval: quiet ? undefined : (e) => log(`step ${e.step}: val ${e.value} at ${(e.trainTimeMs / 1000).toFixed(1)} s of train time`) });
-    } finally {
-      for (const signal of signals) process.off(signal, onSignal);
-    }
+    const record = await abortOnSignals("stopping the trainer's process group and recording the run as aborted", log, (signal) =>
+      execRun(request, store, { signal, onEval: quiet ? undefined : (e) => log(`step ${e.step}: val ${e.value} at ${(e.trainTimeMs / 1000).toFixed(1)} s of train time`) }),
+    );
     const s = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(1)} s`);
     const lines: [string, string][] = [
       ['status', `${record.status} (${record.reason})`],

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EXIT, UserError } from './errors.ts';
-import { parseBundle, type RunBundle } from './store/bundle.ts';
+import { bundleFromJson, type RunBundle } from './store/bundle.ts';
 import type { ComputeFigures } from './records.ts';
 import { engineLabel } from './backends/engineLabel.ts';
 import { isKnownRecipe } from '../recipes/index.ts';
@@ -22,7 +22,7 @@ import { erratumOf } from './store/errata.ts';
 import { judgeRuns, loadBundles, storeJudgement } from './submitRecord.ts';
 import { bundleTrustProblems } from './verifyBundles.ts';
 import { mean } from './stats.ts';
-import { EXEC_BUNDLE_KIND, parseExecBundle, verifyExecBundle } from './external/execBundle.ts';
+import { checkExecBundle, isExecBundle } from './external/execBundle.ts';
 
 /** The largest file import reads (the largest bundle in results/ is under 1 MB). */
 export const MAX_IMPORT_FILE_BYTES = 64 * 2 ** 20;
@@ -116,18 +116,17 @@ export async function importResults(specs: string[], store: ResultsStore): Promi
       claims.push({ file, claim });
       continue;
     }
-    if (typeof json === 'object' && json !== null && (json as { kind?: unknown }).kind === EXEC_BUNDLE_KIND) {
-      const parsed = parseExecBundle(json);
-      const problems = parsed.ok ? verifyExecBundle(parsed.bundle) : [`malformed exec bundle (${parsed.problem})`];
-      if (!parsed.ok || problems.length > 0) throw new UserError(`${file} does not verify (${problems[0]}); nothing after it was imported`, EXIT.rejected);
-      execRuns[store.finishExecRun(parsed.bundle.run, { path: path.resolve(file), checksum: parsed.bundle.checksum })]++;
+    if (isExecBundle(json)) {
+      const checked = checkExecBundle(json);
+      if (!checked.ok) throw new UserError(`${file} does not verify (${checked.problems[0]}); nothing after it was imported`, EXIT.rejected);
+      execRuns[store.finishExecRun(checked.bundle.run, { path: path.resolve(file), checksum: checked.bundle.checksum })]++;
       continue;
     }
     if (!named && (typeof json !== 'object' || json === null || !('kind' in json))) {
       skipped++;
       continue;
     }
-    const bundle = parseBundle(text, file);
+    const bundle = bundleFromJson(json, file);
     const problems = await bundleTrustProblems(bundle, store);
     if (problems.length > 0) throw new UserError(`${file} does not verify (${problems[0]}); nothing after it was imported`, EXIT.rejected);
     counts[store.importBundle(bundle, file, await backfillCompute(bundle, store))]++;

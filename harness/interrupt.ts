@@ -131,16 +131,11 @@ function runCleanups(): void {
 export async function interruptible<T>(work: () => Promise<T>, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<T> {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      void stopChildren(0).then(() => {
-        runCleanups();
-        process.exit(EXIT.aborted);
-      });
-      return;
-    }
+    // A second signal skips the children's grace period.
+    const graceMs = stopping ? 0 : CHILD_GRACE_MS;
+    if (!stopping) log(`${signal === 'SIGINT' ? 'interrupted' : `received ${signal}`}: stopping child processes and removing temporary files (again to quit at once)`);
     stopping = true;
-    log(`${signal === 'SIGINT' ? 'interrupted' : `received ${signal}`}: stopping child processes and removing temporary files (again to quit at once)`);
-    void stopChildren().then(() => {
+    void stopChildren(graceMs).then(() => {
       runCleanups();
       process.exit(EXIT.aborted);
     });
@@ -149,6 +144,26 @@ export async function interruptible<T>(work: () => Promise<T>, log: (line: strin
   for (const signal of signals) process.on(signal, onSignal);
   try {
     return await work();
+  } finally {
+    for (const signal of signals) process.off(signal, onSignal);
+  }
+}
+
+/**
+ * The graceful path of a run (`run`, `run --exec`): the first Ctrl-C, SIGTERM or SIGHUP aborts `signal`, and the
+ * work ends the run its own way and records it as aborted (`doing` says how); a second signal quits at once.
+ */
+export async function abortOnSignals<T>(doing: string, log: (line: string) => void, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(EXIT.aborted); // a second signal: leave now
+    controller.abort();
+    log(`\n${signal === 'SIGINT' ? 'interrupted' : `received ${signal}`}: ${doing} (Ctrl-C again to quit at once)`);
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const signal of signals) process.on(signal, onSignal);
+  try {
+    return await work(controller.signal);
   } finally {
     for (const signal of signals) process.off(signal, onSignal);
   }

@@ -5,11 +5,10 @@
 import { engineLabel } from './backends/engineLabel.ts';
 import { EXIT, UserError } from './errors.ts';
 import { hardwareClassOf } from './hardware.ts';
-import { readBundle, verifyBundle, type RunBundle } from './store/bundle.ts';
+import { bundleFromJson, readBundleText, verifyBundle, type RunBundle } from './store/bundle.ts';
 import type { ResultsStore } from './store/database.ts';
 import { erratumOf } from './store/errata.ts';
-import * as fs from 'node:fs';
-import { EXEC_BUNDLE_KIND, parseExecBundle, verifyExecBundle } from './external/execBundle.ts';
+import { checkExecBundle, isExecBundle } from './external/execBundle.ts';
 
 /**
  * A bundle's peak may differ from the one stored for its class and engine by measurement noise (±25 % between
@@ -56,22 +55,10 @@ export async function bundleTrustProblems(bundle: RunBundle, store?: ResultsStor
   return [...flops, ...(store ? peakProblems(bundle.run, store) : [])];
 }
 
-/**
- * The verdict on a bundle of a launched trainer (`run --exec`), or undefined for any other file. What it can
- * establish is said beside it: the trainer's clock is the trainer's word.
- */
-function execBundleVerdict(file: string): BundleVerdict | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch {
-    return undefined; // readBundle says what is wrong with it
-  }
-  if (typeof json !== 'object' || json === null || (json as { kind?: unknown }).kind !== EXEC_BUNDLE_KIND) return undefined;
-  const parsed = parseExecBundle(json);
-  if (!parsed.ok) return { file, status: 'invalid', notes: [], detail: `${file}: malformed exec bundle (${parsed.problem})` };
-  const problems = verifyExecBundle(parsed.bundle);
-  if (problems.length > 0) return { file, status: 'invalid', notes: [], detail: `${file}: ${problems.join('; ')}` };
+/** The verdict on a launched trainer's bundle (`run --exec`): what it can establish is said beside it. */
+function execBundleVerdict(file: string, json: unknown): BundleVerdict {
+  const checked = checkExecBundle(json);
+  if (!checked.ok) return { file, status: 'invalid', notes: [], detail: `${file}: ${checked.problems.join('; ')}` };
   return { file, status: 'valid', notes: [`${file}: a launched trainer's run: checksum, code hash and its evaluations check out; its train clock is the trainer's own (the wall clock beside it is speedrun's)`] };
 }
 
@@ -83,14 +70,22 @@ export async function verifyFiles(files: string[], replaySteps: number | undefin
   if (replaySteps !== undefined && (!Number.isInteger(replaySteps) || replaySteps < 1)) throw new UserError(`--replay must be a positive number of steps, got ${replaySteps}`);
   const verdicts: BundleVerdict[] = [];
   for (const file of files) {
-    const exec = execBundleVerdict(file);
-    if (exec) {
-      verdicts.push(exec);
+    // Read and parsed once: a launched trainer's bundle or a run bundle.
+    const text = readBundleText(file);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      verdicts.push({ file, status: 'invalid', notes: [], detail: `${file}: not a readable run bundle (${(error as Error).message})` });
+      continue;
+    }
+    if (isExecBundle(json)) {
+      verdicts.push(execBundleVerdict(file, json));
       continue;
     }
     let bundle: RunBundle;
     try {
-      bundle = readBundle(file);
+      bundle = bundleFromJson(json, file);
     } catch (error) {
       // A malformed bundle is a verdict; a path that does not exist stays bad input.
       if (!(error instanceof UserError) || error.exitCode !== EXIT.rejected) throw error;

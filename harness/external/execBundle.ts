@@ -66,11 +66,16 @@ const execBundleSchema = z.object({
   checksum: z.string(),
 });
 
-/** A parsed exec bundle, or why the value is not one. */
-export function parseExecBundle(json: unknown): { ok: true; bundle: ExecBundle } | { ok: false; problem: string } {
+/** Whether a parsed JSON value claims to be an exec bundle (what `checkExecBundle` then checks). */
+export const isExecBundle = (json: unknown): boolean => typeof json === 'object' && json !== null && (json as { kind?: unknown }).kind === EXEC_BUNDLE_KIND;
+
+/** An exec bundle from a parsed JSON value: its shape, then every verification; the problems otherwise. */
+export function checkExecBundle(json: unknown): { ok: true; bundle: ExecBundle } | { ok: false; problems: string[] } {
   const parsed = execBundleSchema.safeParse(json);
-  if (!parsed.success) return { ok: false, problem: `${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}` };
-  return { ok: true, bundle: json as ExecBundle };
+  if (!parsed.success) return { ok: false, problems: [`malformed exec bundle (${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message})`] };
+  const bundle = json as ExecBundle;
+  const problems = verifyExecBundle(bundle);
+  return problems.length === 0 ? { ok: true, bundle } : { ok: false, problems };
 }
 
 export function verifyExecBundle(bundle: ExecBundle): string[] {

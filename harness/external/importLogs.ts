@@ -15,7 +15,7 @@ import { judgeFolders, type FolderJudgement, type JudgedRun } from './judgeFolde
 import { jsonlParser } from './jsonl.ts';
 import { mllogParser } from './mllog.ts';
 import { moddedNanogptParser } from './moddedNanogpt.ts';
-import { externalTrackOf, type ExternalTrack } from './tracks.ts';
+import { externalTrackOf, KNOWN_TRACK_FOLDERS, type ExternalTrack } from './tracks.ts';
 
 export const PARSERS: Record<LogFormat, () => LogParser> = { 'modded-nanogpt': moddedNanogptParser, mllog: mllogParser, jsonl: jsonlParser };
 
@@ -60,7 +60,7 @@ export function importLogs(specs: string[], options: { format: LogFormat; target
   for (const { root, file } of files) {
     const relative = path.join(path.basename(root), path.relative(root, file));
     const track = externalTrackOf(file, options.target, options.track);
-    if (!track) throw new UserError(`${file}: not under a known track's folder (${'track_1_short, track_2_medium'}); give --target (and --track-name)`);
+    if (!track) throw new UserError(`${file}: not under a known track's folder (${KNOWN_TRACK_FOLDERS.join(', ')}); give --target (and --track-name)`);
     const parser = PARSERS[options.format]();
     const read = forEachLine(file, (line) => parser.line(line));
     if (read.status === 'refused') {

@@ -14,6 +14,9 @@ const KNOWN: readonly (ExternalTrack & { folder: string })[] = [
   { folder: 'track_2_medium', id: 'modded-nanogpt/track_2_medium', title: 'modded-nanogpt track 2: FineWeb val loss 2.92, 8x H100', target: 2.92 },
 ];
 
+/** The folder names that identify a known track. */
+export const KNOWN_TRACK_FOLDERS: readonly string[] = KNOWN.map((t) => t.folder);
+
 /** The track a path of logs belongs to, by a known folder name in it; `target` names another (a custom track). */
 export function externalTrackOf(logPath: string, target: number | undefined, name: string | undefined): ExternalTrack | undefined {
   const known = KNOWN.find((t) => logPath.split(/[\\/]/).includes(t.folder));

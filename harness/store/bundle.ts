@@ -76,14 +76,17 @@ export function bundlePaths(specs: string[]): string[] {
  * not a well-formed bundle is refused like one that fails verification (exit 5), by `verify` and `import` alike.
  */
 export function readBundle(file: string): RunBundle {
-  let text: string;
+  return parseBundle(readBundleText(file), file);
+}
+
+/** A bundle file's text; a path that cannot be read is bad input (exit 2). */
+export function readBundleText(file: string): string {
   try {
-    text = fs.readFileSync(file, 'utf8');
+    return fs.readFileSync(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new UserError(`${file}: not a readable run bundle (${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory' : (error as Error).message})`);
   }
-  return parseBundle(text, file);
 }
 
 /** A bundle from its JSON text; `label` names it in errors. Every problem is a UserError with exit code 5. */
@@ -94,6 +97,11 @@ export function parseBundle(text: string, label: string): RunBundle {
   } catch (error) {
     throw new UserError(`${label}: not a readable run bundle (${(error as Error).message})`, EXIT.rejected);
   }
+  return bundleFromJson(parsed, label);
+}
+
+/** A bundle from a parsed JSON value, its shape checked once; every problem is a UserError with exit code 5. */
+export function bundleFromJson(parsed: unknown, label: string): RunBundle {
   const b = parsed as Partial<RunBundle> | null;
   if (b === null || typeof b !== 'object' || b.kind !== BUNDLE_KIND) throw new UserError(`${label}: not a speedrun run bundle`, EXIT.rejected);
   if (b.version !== BUNDLE_VERSION) throw new UserError(`${label}: bundle version ${String(b.version)} is not supported (this speedrun reads version ${BUNDLE_VERSION})`, EXIT.rejected);
